@@ -1,0 +1,98 @@
+"""Save the real Codex's screens, titles and raw bytes for every capture.
+
+Run as ``scripts/capture-screens [NAME...]``. Writes
+``tests/fixtures/codex-<version>/<capture>/``: ``<state>.screen.txt`` (the
+visible pane, as ``capture-pane -p`` gives it), ``<state>.json`` (pane title,
+size, cursor, exit status, the state a classifier must report, and how many
+bytes of ``raw.log`` had arrived), and ``raw.log`` (every byte the pane printed,
+from ``pipe-pane``). Re-run it after a Codex upgrade and read ``git diff``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import libtmux
+
+from tests.captures import CAPTURES, Capture, Snap, argv_for, fixture_dir, play, snapshot
+from tests.codexbed import CodexEnv, CodexPane, find_or_install_codex, run_in_pane
+from tmux_codex.sim import FakeModelServer
+
+#: A fixed, neutral place for the captured runs, so saved screens name no
+#: directory of the machine that made them.
+SCRATCH = Path(tempfile.gettempdir()) / "tmux-codex-capture"
+
+
+def capture_one(capture: Capture, codex: Path, out: Path) -> list[str]:
+    run_dir = SCRATCH / capture.name
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    server = libtmux.Server(socket_name=f"tmux-codex-capture-{os.getpid()}")
+    with FakeModelServer(0, request_log=run_dir / "requests.jsonl") as model:
+        env = CodexEnv(
+            binary=codex, home=run_dir / "codex-home", base_url=model.base_url, root=run_dir
+        )
+        workdir = env.workdir("project", git=capture.git, trusted=capture.trusted)
+        session = server.new_session(session_name="capture", x=capture.width, y=capture.height)
+        try:
+            pane = run_in_pane(
+                session,
+                argv_for(capture, env, workdir),
+                env={**env.env, "PATH": os.environ["PATH"]},
+                cwd=workdir,
+                raw_log=run_dir / "raw.log",
+                width=capture.width,
+                height=capture.height,
+                stdin_devnull=capture.mode == "exec",
+            )
+
+            def save(snap: Snap, p: CodexPane) -> None:
+                (out / f"{snap.name}.screen.txt").write_text(
+                    "\n".join(p.pane.cmd("capture-pane", "-p").stdout) + "\n", encoding="utf-8"
+                )
+                meta = snapshot(p, snap, capture)
+                (out / f"{snap.name}.json").write_text(
+                    json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+                )
+
+            states = play(capture, pane, save)
+            shutil.copyfile(run_dir / "raw.log", out / "raw.log")
+        finally:
+            server.kill()
+    return states
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="capture-screens", description=__doc__)
+    parser.add_argument("names", nargs="*", help="captures to run (default: all)")
+    args = parser.parse_args(argv)
+    known = {c.name: c for c in CAPTURES}
+    unknown = [n for n in args.names if n not in known]
+    if unknown:
+        print(
+            f"capture-screens: unknown capture(s): {', '.join(unknown)}; known: {', '.join(known)}",
+            file=sys.stderr,
+        )
+        return 2
+    codex = find_or_install_codex()
+    failed = 0
+    for capture in [known[n] for n in args.names] or list(CAPTURES):
+        try:
+            states = capture_one(capture, codex, fixture_dir(capture))
+            print(f"{capture.name}: {', '.join(states)}")
+        except AssertionError as exc:
+            failed += 1
+            print(f"{capture.name}: FAILED: {exc}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,360 @@
+"""Scripted replies of the fake model server.
+
+A scenario is a pure function of the request: it gets the step (how many tool
+outputs follow the latest user message) and returns what to answer. Nothing is
+remembered between requests, so a scenario plays the same across a resumed
+session, a follow-up message and a restart of the server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+#: What a request's latest user message may carry to choose a scenario.
+TAG_RE = re.compile(r"\[scenario:([a-z0-9-]+)\]")
+
+#: Token usage reported with every completed response (visible in rollouts).
+USAGE = {
+    "input_tokens": 1200,
+    "input_tokens_details": {"cached_tokens": 0},
+    "output_tokens": 80,
+    "output_tokens_details": {"reasoning_tokens": 0},
+    "total_tokens": 1280,
+}
+
+Event = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Stream:
+    """An HTTP 200 event stream.
+
+    ``events`` are ``(delay_seconds, event)`` pairs; each event is sent after
+    its delay. ``then`` says how the stream ends: ``end`` closes it normally,
+    ``close`` drops the connection without ``response.completed``, ``hang``
+    keeps the connection open and sends nothing more.
+    """
+
+    events: tuple[tuple[float, Event], ...]
+    then: Literal["end", "close", "hang"] = "end"
+
+
+@dataclass(frozen=True)
+class HttpError:
+    """A plain HTTP error answer with an OpenAI-style JSON error body."""
+
+    status: int
+    message: str
+    code: str = "server_error"
+
+
+@dataclass(frozen=True)
+class NoHeaders:
+    """Accept the request and never answer, not even with headers."""
+
+
+Reply = Stream | HttpError | NoHeaders
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a scenario may look at: the step and the latest user text."""
+
+    step: int
+    user_text: str
+    body: dict[str, Any] = field(repr=False)
+
+
+# --------------------------------------------------------------------------
+# Building blocks: the Responses API events Codex reads.
+
+
+def created(rid: str) -> Event:
+    return {"type": "response.created", "response": {"id": rid}}
+
+
+def completed(rid: str) -> Event:
+    return {"type": "response.completed", "response": {"id": rid, "usage": USAGE}}
+
+
+def message_done(item_id: str, text: str) -> Event:
+    return {
+        "type": "response.output_item.done",
+        "item": {
+            "type": "message",
+            "role": "assistant",
+            "id": item_id,
+            "content": [{"type": "output_text", "text": text}],
+        },
+    }
+
+
+def message_added(item_id: str) -> Event:
+    return {
+        "type": "response.output_item.added",
+        "item": {"type": "message", "role": "assistant", "id": item_id, "content": []},
+    }
+
+
+def text_delta(item_id: str, delta: str) -> Event:
+    return {
+        "type": "response.output_text.delta",
+        "item_id": item_id,
+        "output_index": 0,
+        "content_index": 0,
+        "delta": delta,
+    }
+
+
+def function_call(call_id: str, name: str, arguments: dict[str, Any]) -> Event:
+    return {
+        "type": "response.output_item.done",
+        "item": {
+            "type": "function_call",
+            "id": f"fc-{call_id}",
+            "call_id": call_id,
+            "name": name,
+            "arguments": json.dumps(arguments),
+        },
+    }
+
+
+def answer(rid: str, text: str) -> Stream:
+    """A whole turn that ends with one assistant message."""
+    return Stream(
+        ((0.0, created(rid)), (0.0, message_done(f"msg-{rid}", text)), (0.0, completed(rid)))
+    )
+
+
+def call(rid: str, name: str, arguments: dict[str, Any]) -> Stream:
+    """A turn that asks Codex to run one tool."""
+    return Stream(
+        (
+            (0.0, created(rid)),
+            (0.0, function_call(f"call-{rid}", name, arguments)),
+            (0.0, completed(rid)),
+        )
+    )
+
+
+# --------------------------------------------------------------------------
+# Texts the scenarios use; tests and fixtures refer to them.
+
+COMPLETE_TEXT = "All done: the fake model finished this task."
+APPROVAL_EXEC_CMD = "echo approved-command-ran > approval-exec.txt"
+APPROVAL_EXEC_DONE = "The approved command ran and wrote approval-exec.txt."
+PATCH_FILE = "approval-patch.txt"
+PATCH_BODY = "written through an approved edit"
+APPROVAL_PATCH_DONE = "The edit was applied to approval-patch.txt."
+MAKE_FILE_NAME = "made-by-codex.txt"
+MAKE_FILE_CMD = f"echo made-by-codex > {MAKE_FILE_NAME}"
+MAKE_FILE_DONE = f"Wrote {MAKE_FILE_NAME} in the working directory."
+SLOW_STREAM_WORDS = 40
+SLOW_STREAM_SECONDS = 10.0
+SLOW_STREAM_DONE = "slow stream finished."
+SLOW_EXEC_CMD = "sleep 8 && echo slow-exec-finished"
+SLOW_EXEC_DONE = "The slow command finished."
+QUESTION_TEXT = "Which database should the fake project use?"
+QUESTION_DONE = "Thanks, I will use the answer you picked."
+
+
+def _rid(req: Request, scenario: str) -> str:
+    return f"resp-{scenario}-{req.step}"
+
+
+def complete(req: Request) -> Reply:
+    return answer(_rid(req, "complete"), COMPLETE_TEXT)
+
+
+def approval_exec(req: Request) -> Reply:
+    rid = _rid(req, "approval-exec")
+    if req.step == 0:
+        return call(
+            rid,
+            "exec_command",
+            {
+                "cmd": APPROVAL_EXEC_CMD,
+                "login": False,
+                "sandbox_permissions": "require_escalated",
+                "justification": "The fake model needs to write approval-exec.txt.",
+            },
+        )
+    return answer(rid, APPROVAL_EXEC_DONE)
+
+
+def approval_patch(req: Request) -> Reply:
+    rid = _rid(req, "approval-patch")
+    if req.step == 0:
+        patch = (
+            "apply_patch <<'EOF'\n"
+            "*** Begin Patch\n"
+            f"*** Add File: {PATCH_FILE}\n"
+            f"+{PATCH_BODY}\n"
+            "*** End Patch\n"
+            "EOF\n"
+        )
+        return call(rid, "exec_command", {"cmd": patch})
+    return answer(rid, APPROVAL_PATCH_DONE)
+
+
+def make_file(req: Request) -> Reply:
+    rid = _rid(req, "make-file")
+    if req.step == 0:
+        return call(rid, "exec_command", {"cmd": MAKE_FILE_CMD, "login": False})
+    return answer(rid, MAKE_FILE_DONE)
+
+
+def slow_stream(req: Request) -> Reply:
+    rid = _rid(req, "slow-stream")
+    item = f"msg-{rid}"
+    words = [f"word{i}" for i in range(1, SLOW_STREAM_WORDS + 1)] + [SLOW_STREAM_DONE]
+    pause = SLOW_STREAM_SECONDS / len(words)
+    events: list[tuple[float, Event]] = [(0.0, created(rid)), (0.0, message_added(item))]
+    events += [(pause, text_delta(item, w + " ")) for w in words]
+    events += [(0.0, message_done(item, " ".join(words) + " ")), (0.0, completed(rid))]
+    return Stream(tuple(events))
+
+
+def slow_exec(req: Request) -> Reply:
+    rid = _rid(req, "slow-exec")
+    if req.step == 0:
+        return call(rid, "exec_command", {"cmd": SLOW_EXEC_CMD, "login": False, "yield_time_ms": 20000})
+    return answer(rid, SLOW_EXEC_DONE)
+
+
+def ask_user(req: Request) -> Reply:
+    rid = _rid(req, "ask-user")
+    if req.step == 0:
+        return call(
+            rid,
+            "request_user_input",
+            {
+                "questions": [
+                    {
+                        "id": "database",
+                        "header": "Database",
+                        "question": QUESTION_TEXT,
+                        "options": [
+                            {
+                                "label": "SQLite (Recommended)",
+                                "description": "One file, no server.",
+                            },
+                            {"label": "PostgreSQL", "description": "A server to run."},
+                        ],
+                    }
+                ]
+            },
+        )
+    return answer(rid, QUESTION_DONE)
+
+
+def http_500(req: Request) -> Reply:
+    return HttpError(500, "The fake model server failed (scenario http-500).")
+
+
+def http_400(req: Request) -> Reply:
+    return HttpError(
+        400,
+        "The fake model server rejected the request (scenario http-400).",
+        code="invalid_request_error",
+    )
+
+
+def close(req: Request) -> Reply:
+    rid = _rid(req, "close")
+    item = f"msg-{rid}"
+    return Stream(
+        ((0.0, created(rid)), (0.0, message_added(item)), (0.2, text_delta(item, "Starting to "))),
+        then="close",
+    )
+
+
+def hang(req: Request) -> Reply:
+    return Stream(((0.0, created(_rid(req, "hang"))),), then="hang")
+
+
+def hang_headers(req: Request) -> Reply:
+    return NoHeaders()
+
+
+SCENARIOS: dict[str, Callable[[Request], Reply]] = {
+    "complete": complete,
+    "approval-exec": approval_exec,
+    "approval-patch": approval_patch,
+    "make-file": make_file,
+    "slow-stream": slow_stream,
+    "slow-exec": slow_exec,
+    "ask-user": ask_user,
+    "http-500": http_500,
+    "http-400": http_400,
+    "close": close,
+    "hang": hang,
+    "hang-headers": hang_headers,
+}
+
+
+# --------------------------------------------------------------------------
+# Reading a request.
+
+
+def _text_of(item: dict[str, Any]) -> str:
+    content = item.get("content")
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+
+
+def latest_user_index(items: list[Any]) -> int:
+    """Index of the latest user message in ``input``, or -1."""
+    for i in range(len(items) - 1, -1, -1):
+        item = items[i]
+        if (
+            isinstance(item, dict)
+            and item.get("type", "message") == "message"
+            and item.get("role") == "user"
+        ):
+            return i
+    return -1
+
+
+def parse(body: dict[str, Any]) -> Request:
+    items = body.get("input")
+    if not isinstance(items, list):
+        items = []
+    last = latest_user_index(items)
+    user_text = _text_of(items[last]) if last >= 0 else ""
+    step = sum(
+        1
+        for item in items[last + 1 :]
+        if isinstance(item, dict)
+        and item.get("type") in ("function_call_output", "custom_tool_call_output")
+    )
+    return Request(step=step, user_text=user_text, body=body)
+
+
+def scenario_of(req: Request, default: str) -> str:
+    """The scenario named by the latest user message's tag, else ``default``."""
+    found = TAG_RE.findall(req.user_text)
+    if found and found[-1] in SCENARIOS:
+        return str(found[-1])
+    return default
+
+
+def is_title_request(body: dict[str, Any]) -> bool:
+    """Whether this is the TUI's side request for a thread title."""
+    text = body.get("text")
+    fmt = text.get("format") if isinstance(text, dict) else None
+    schema = fmt.get("schema") if isinstance(fmt, dict) else None
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    return isinstance(props, dict) and "title" in props
+
+
+def title_reply(req: Request, scenario: str) -> Reply:
+    title = json.dumps({"title": f"Fake {scenario} task"})
+    return answer(f"resp-title-{scenario}", title)
