@@ -222,7 +222,9 @@ def slow_stream(req: Request) -> Reply:
 def slow_exec(req: Request) -> Reply:
     rid = _rid(req, "slow-exec")
     if req.step == 0:
-        return call(rid, "exec_command", {"cmd": SLOW_EXEC_CMD, "login": False, "yield_time_ms": 20000})
+        return call(
+            rid, "exec_command", {"cmd": SLOW_EXEC_CMD, "login": False, "yield_time_ms": 20000}
+        )
     return answer(rid, SLOW_EXEC_DONE)
 
 
