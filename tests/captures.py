@@ -88,6 +88,14 @@ class Paste:
 
 
 @dataclass(frozen=True)
+class Settled:
+    """Wait until the turn has ended everywhere: no spinner or "Action Required"
+    in the pane title, and the screen the same on two captures in a row."""
+
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
 class Snap:
     """Record the pane as state ``name``; ``expect`` is what a classifier must say."""
 
@@ -96,7 +104,7 @@ class Snap:
     reason: str | None = None
 
 
-Step = Screen | Matches | Dead | Keys | KeysUntil | Paste | Snap
+Step = Screen | Matches | Dead | Keys | KeysUntil | Paste | Settled | Snap
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,7 @@ def _approval(
             Snap("waiting", "waiting", reason),
             KeysUntil(("y",), prompt_text, gone=True),
             Screen((TURN_DONE,)),
+            Settled(),
             Snap("idle", "idle"),
         ),
         width=width,
@@ -154,6 +163,7 @@ CAPTURES: tuple[Capture, ...] = (
         tag("complete"),
         (
             Screen((sc.COMPLETE_TEXT, TURN_DONE)),
+            Settled(),
             Snap("idle", "idle"),
         ),
     ),
@@ -175,7 +185,8 @@ CAPTURES: tuple[Capture, ...] = (
             Screen((APPROVAL_PROMPT,)),
             Snap("waiting", "waiting", "approval"),
             KeysUntil(("Escape",), APPROVAL_PROMPT, gone=True),
-            Screen(("You canceled the request",)),
+            Screen(("You canceled the request", "Conversation interrupted")),
+            Settled(),
             Snap("idle", "idle"),
         ),
     ),
@@ -210,6 +221,7 @@ CAPTURES: tuple[Capture, ...] = (
             Snap("waiting", "waiting", "question"),
             KeysUntil(("Enter",), QUESTION_PROMPT, gone=True),
             Screen((sc.QUESTION_DONE, TURN_DONE)),
+            Settled(),
             Snap("idle", "idle"),
         ),
     ),
@@ -221,6 +233,7 @@ CAPTURES: tuple[Capture, ...] = (
             Screen(("word3 ",)),
             Snap("working", "working"),
             Screen((sc.SLOW_STREAM_DONE, TURN_DONE)),
+            Settled(),
             Snap("idle", "idle"),
         ),
     ),
@@ -232,6 +245,7 @@ CAPTURES: tuple[Capture, ...] = (
             Matches(r"Working \(\d+s"),
             Snap("working", "working"),
             Screen((sc.SLOW_EXEC_DONE, TURN_DONE)),
+            Settled(),
             Snap("idle", "idle"),
         ),
     ),
@@ -293,6 +307,7 @@ CAPTURES: tuple[Capture, ...] = (
             Snap("waiting", "waiting", "trust"),
             KeysUntil(("Enter",), TRUST_PROMPT, gone=True),
             Screen((sc.COMPLETE_TEXT, TURN_DONE)),
+            Settled(),
             Snap("idle", "idle"),
         ),
         git=True,
@@ -383,6 +398,8 @@ def play(capture: Capture, pane: CodexPane, save: Saver | None = None) -> list[s
             assert status == step.status, f"exit status {status}, expected {step.status}"
         elif isinstance(step, Keys):
             pane.keys(*step.keys)
+        elif isinstance(step, Settled):
+            settle(pane, step.timeout)
         elif isinstance(step, KeysUntil):
             press_until(pane, step)
         elif isinstance(step, Paste):
@@ -392,6 +409,20 @@ def play(capture: Capture, pane: CodexPane, save: Saver | None = None) -> list[s
                 save(step, pane)
             snapped.append(step.name)
     return snapped
+
+
+def settle(pane: CodexPane, timeout: float) -> None:
+    last = [""]
+
+    def settled() -> bool:
+        title = pane.title()
+        busy = "Action Required" in title or any("\u2800" <= ch <= "\u28ff" for ch in title)
+        screen = pane.screen()
+        same = screen == last[0]
+        last[0] = screen
+        return same and not busy
+
+    wait_until(settled, timeout, interval=0.3, what="the pane to settle")
 
 
 def press_until(pane: CodexPane, step: KeysUntil) -> None:

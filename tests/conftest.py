@@ -6,14 +6,25 @@ server on a private socket per test.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import libtmux
 import pytest
 
-from tests.codexbed import CodexEnv, CodexPane, CodexUnavailable, find_or_install_codex, run_in_pane
+from tests.codexbed import (
+    CodexEnv,
+    CodexPane,
+    CodexUnavailable,
+    find_or_install_codex,
+    run_in_pane,
+    wait_until,
+)
 from tmux_codex.sim import FakeModelServer
 
 _codex: dict[str, object] = {}
@@ -73,3 +84,72 @@ def codex_pane(session: libtmux.Session, codex_env: CodexEnv, tmp_path: Path):  
         )
 
     return start
+
+
+class Cli:
+    """Runs ``tmux-codex`` as a user would, in its own process."""
+
+    def __init__(self, env: dict[str, str], home: Path, socket: str) -> None:
+        self.env = env
+        self.home = home
+        self.socket = socket
+
+    def run(
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tmux_codex", *args],
+            env={**self.env, **(env or {})},
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"tmux-codex {' '.join(args)} exited {proc.returncode}: {proc.stderr}"
+            )
+        return proc
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "--json").stdout)
+
+    def task(self, ref: str | int) -> dict[str, Any]:
+        found: dict[str, Any] = self.json("show", str(ref))
+        return found
+
+    def wait_state(self, ref: str | int, *states: str, timeout: float = 60) -> dict[str, Any]:
+        seen: list[dict[str, Any]] = [{}]
+
+        def check() -> bool:
+            seen[0] = self.task(ref)
+            return seen[0]["state"] in states
+
+        try:
+            wait_until(check, timeout, interval=0.2, what=f"task {ref} to be {'/'.join(states)}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; last seen: {seen[0]}") from None
+        return seen[0]
+
+
+@pytest.fixture
+def cli(codex_env: CodexEnv, server: libtmux.Server, tmp_path: Path) -> Cli:
+    """tmux-codex with its own home, on the test's private tmux server, with the test Codex."""
+    home = tmp_path / "tmux-codex-home"
+    socket = str(server.socket_name)
+    env = {
+        **os.environ,
+        **codex_env.env,
+        "TMUX_CODEX_HOME": str(home),
+        "TMUX_CODEX_SOCKET": socket,
+        "TMUX_CODEX_CONFIG": str(tmp_path / "no-config.toml"),
+        "PATH": f"{codex_env.binary.parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    for var in ("TMUX", "TMUX_PANE", "TMUX_CODEX_DEBUG", "TMUX_CODEX_CODEX"):
+        env.pop(var, None)
+    return Cli(env, home, socket)

@@ -1,17 +1,334 @@
-"""The ``tmux-codex`` command line: parse, call the library, render."""
+"""The ``tmux-codex`` command line: parse, call the library, render.
+
+Kept light: read commands import neither libtmux nor watchdog nor pyte unless
+they need them, so ``list`` and ``show`` start fast.
+"""
 
 from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any, TypeVar
 
 import click
 
 from tmux_codex import __version__
+from tmux_codex.errors import BadInput, TmuxCodexError
+from tmux_codex.models import STATES, Task
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@contextmanager
+def context() -> Iterator[Any]:
+    """The store, config and tmux socket every command works with."""
+    from tmux_codex import config as config_mod
+    from tmux_codex.paths import config_path, state_home
+    from tmux_codex.store import Store
+    from tmux_codex.tasks import Context
+
+    config = config_mod.load(config_path())
+    socket = os.environ.get("TMUX_CODEX_SOCKET", config.tmux.socket)
+    store = Store(state_home())
+    try:
+        yield Context(store=store, config=config, socket=socket)
+    finally:
+        store.close()
+
+
+def _age(stamp: str | None) -> str:
+    if not stamp:
+        return "-"
+    try:
+        then = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return "-"
+    seconds = int((datetime.now(timezone.utc) - then).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"
+
+
+def _state_label(task: Task) -> str:
+    return f"{task.state}:{task.reason}" if task.reason else task.state
+
+
+def _print_json(data: object) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=None))
+
+
+def _table(tasks: list[Task]) -> str:
+    rows = [("ID", "NAME", "STATE", "MODE", "AGE", "WORKDIR")]
+    for t in tasks:
+        rows.append((str(t.id), t.name, _state_label(t), t.mode, _age(t.created_at), t.workdir))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + "  " + row[-1]
+        for row in rows
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tmux-codex")
 def cli() -> None:
-    """Supervise fleets of OpenAI Codex CLI agents in tmux."""
+    """Supervise fleets of OpenAI Codex CLI agents in tmux.
+
+    TASK is a task id, a name, or a tmux window id (@7); inside tmux it may
+    be left out to mean the current window's task.
+    """
 
 
-def main() -> None:
-    cli()
+# -- starting -------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("prompt", required=False)
+@click.option("-C", "--cd", "workdir", default=".", help="Working directory (default: here).")
+@click.option("-n", "--name", help="Task name (also its window's name).")
+@click.option("--mode", type=click.Choice(["exec", "tui"]), help="codex exec, or the TUI.")
+@click.option(
+    "--prompt-file",
+    type=click.File("r", encoding="utf-8"),
+    help="Read the prompt from FILE ('-' for stdin).",
+)
+@click.option("--codex-arg", "codex_args", multiple=True, help="Extra argument for codex.")
+@click.option("--no-monitor", is_flag=True, help="Do not start the monitor.")
+@click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
+def start(
+    prompt: str | None,
+    workdir: str,
+    name: str | None,
+    mode: str | None,
+    prompt_file: Any,
+    codex_args: tuple[str, ...],
+    no_monitor: bool,
+    as_json: bool,
+) -> None:
+    """Start Codex on PROMPT in a new tmux window; prints the task id."""
+    from tmux_codex.launch import StartRequest
+    from tmux_codex.launch import start as start_task
+
+    if prompt is not None and prompt_file is not None:
+        raise BadInput("give the prompt as an argument or with --prompt-file, not both")
+    text = prompt_file.read() if prompt_file is not None else (prompt or "")
+    with context() as ctx:
+        req = StartRequest(
+            prompt=text, workdir=workdir, name=name, mode=mode, codex_args=codex_args
+        )
+        task = start_task(ctx.store, ctx.config, req, ctx.socket)
+    if as_json:
+        _print_json(task.to_dict())
+    else:
+        click.echo(task.id)
+
+
+# -- reading --------------------------------------------------------------------
+
+
+@cli.command("list")
+@click.option("-a", "--all", "include_all", is_flag=True, help="Include ended tasks.")
+@click.option("--state", help="Only tasks in these states (comma-separated).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def list_cmd(include_all: bool, state: str | None, as_json: bool) -> None:
+    """List tasks and their states (live ones unless --all)."""
+    from tmux_codex.tasks import list_tasks
+
+    if state is not None:
+        unknown = [s for s in state.split(",") if s not in STATES]
+        if unknown:
+            raise BadInput(f"unknown state {unknown[0]!r}; states: {', '.join(STATES)}")
+    with context() as ctx:
+        tasks = list_tasks(ctx, include_final=include_all, state=state)
+    if as_json:
+        _print_json([t.to_dict() for t in tasks])
+    elif tasks:
+        click.echo(_table(tasks))
+    else:
+        click.echo("no tasks" if include_all else "no live tasks (see --all)")
+
+
+cli.add_command(list_cmd, "ls")
+
+
+@cli.command()
+@click.argument("task", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def show(task: str | None, as_json: bool) -> None:
+    """Show one task in detail."""
+    from tmux_codex.tasks import show as show_task
+
+    with context() as ctx:
+        found = show_task(ctx, task)
+    if as_json:
+        _print_json(found.to_dict())
+        return
+    for key, value in found.to_dict().items():
+        if value is not None:
+            click.echo(f"{key + ':':18} {value}")
+
+
+@cli.command()
+@click.argument("task", required=False)
+@click.option("--limit", type=click.IntRange(min=1), help="Only the last CHARS characters.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing what the task prints.")
+@click.option("--raw", is_flag=True, help="The raw bytes, escape sequences and all.")
+def log(task: str | None, limit: int | None, follow: bool, raw: bool) -> None:
+    """Print a task's log as readable text (or raw)."""
+    from tmux_codex.tasks import read_log, resolve
+
+    with context() as ctx:
+        found = resolve(ctx, task)
+        out = read_log(found, raw=raw, limit=limit)
+        if isinstance(out, bytes):
+            sys.stdout.buffer.write(out)
+            sys.stdout.buffer.flush()
+        else:
+            click.echo(out)
+        if follow:
+            _follow(ctx, found, raw)
+
+
+def _follow(ctx: Any, task: Task, raw: bool) -> None:
+    import time
+
+    from tmux_codex.logtext import strip_escapes
+
+    path = task.log_path
+    offset = os.path.getsize(path) if os.path.exists(path) else 0
+    while True:
+        size = os.path.getsize(path) if os.path.exists(path) else 0
+        if size > offset:
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                chunk = fh.read(size - offset)
+            offset = size
+            if raw:
+                sys.stdout.buffer.write(chunk)
+                sys.stdout.buffer.flush()
+            else:
+                click.echo(strip_escapes(chunk), nl=False)
+            continue
+        current = ctx.store.get(task.id)
+        if current is None or current.final:
+            return
+        time.sleep(0.2)
+
+
+@cli.command()
+@click.argument("task", required=False)
+def screen(task: str | None) -> None:
+    """Print the task's pane as it is now."""
+    from tmux_codex.tasks import screen as screen_text
+
+    with context() as ctx:
+        click.echo(screen_text(ctx, task))
+
+
+# -- acting ---------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("task")
+@click.argument("text")
+@click.option("--no-enter", is_flag=True, help="Do not press Enter after the text.")
+def send(task: str, text: str, no_enter: bool) -> None:
+    """Send TEXT to a task: typed at a prompt, submitted into the composer otherwise.
+
+    '' sends just Enter.
+    """
+    from tmux_codex.tasks import send as send_text
+
+    with context() as ctx:
+        send_text(ctx, task, text, enter=not no_enter)
+
+
+@cli.command()
+@click.argument("task")
+@click.argument("key_names", nargs=-1, required=True, metavar="KEY...")
+def keys(task: str, key_names: tuple[str, ...]) -> None:
+    """Send tmux key names (Enter, Escape, C-c, y, ...) to a task."""
+    from tmux_codex.tasks import keys as send_keys
+
+    with context() as ctx:
+        send_keys(ctx, task, list(key_names))
+
+
+@cli.command()
+@click.argument("task", required=False)
+def kill(task: str | None) -> None:
+    """End a task's Codex (state killed); its window keeps the last screen."""
+    from tmux_codex.tasks import kill as kill_task
+
+    with context() as ctx:
+        killed = kill_task(ctx, task)
+    click.echo(f"task {killed.id} ({killed.name}) {killed.state}")
+
+
+@cli.command()
+@click.argument("task", required=False)
+def attach(task: str | None) -> None:
+    """Show a task's window: switch to it inside tmux, attach outside."""
+    from tmux_codex.tasks import attach_argv
+
+    with context() as ctx:
+        argv = attach_argv(ctx, task)
+    if "switch-client" in argv:
+        import subprocess
+
+        subprocess.run(argv, check=False)
+    else:
+        os.execvp(argv[0], argv)
+
+
+@cli.command()
+@click.argument("task")
+@click.option("--purge", is_flag=True, help="Delete its log file too.")
+def rm(task: str, purge: bool) -> None:
+    """Forget an ended task and close its window."""
+    from tmux_codex.tasks import remove
+
+    with context() as ctx:
+        removed = remove(ctx, task, purge=purge)
+    click.echo(f"removed task {removed.id} ({removed.name})")
+
+
+# -- entry point ----------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; errors are one line on stderr (a traceback with TMUX_CODEX_DEBUG=1)."""
+    debug = os.environ.get("TMUX_CODEX_DEBUG") == "1"
+    try:
+        cli.main(args=argv, prog_name="tmux-codex", standalone_mode=False)
+    except TmuxCodexError as exc:
+        if debug:
+            raise
+        click.echo(f"tmux-codex: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("tmux-codex: aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # one line, not a traceback
+        if debug:
+            raise
+        click.echo(
+            f"tmux-codex: internal error: {type(exc).__name__}: {exc} "
+            f"(TMUX_CODEX_DEBUG=1 shows the traceback)",
+            err=True,
+        )
+        sys.exit(1)
+    sys.exit(0)

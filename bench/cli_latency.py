@@ -1,0 +1,98 @@
+"""How long ``tmux-codex list --json`` takes with 50 live tasks on a real tmux server.
+
+Usage: ``python bench/cli_latency.py [--tasks 50] [--runs 30]``
+
+Starts a private tmux server and 50 tasks whose "codex" is a small fake that
+draws a Codex-like idle screen and waits, then times ``list --json`` (which
+classifies every live task from a fresh capture) and ``show``. Target: a
+median under 80 ms on a 2-core machine. A benchmark, not a test: it asserts
+nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FAKE_CODEX = """#!/bin/sh
+printf '\\033]0;Fake task | project\\007'
+printf '  >_ OpenAI Codex (v0.169.0)\\n\\n› %s\\n\\n• All done.\\n\\n  Worked for 1s\\n\\n' "$*"
+printf '› Ask Codex to do anything\\n\\n  mock-model default · project\\n'
+exec sleep 3600
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="tcx-bench-") as tmp:
+        root = Path(tmp)
+        fake = root / "codex"
+        fake.write_text(FAKE_CODEX)
+        fake.chmod(0o755)
+        socket = f"tcx-bench-{os.getpid()}"
+        env = {
+            **os.environ,
+            "TMUX_CODEX_HOME": str(root / "home"),
+            "TMUX_CODEX_SOCKET": socket,
+            "TMUX_CODEX_CONFIG": str(root / "none.toml"),
+            "TMUX_CODEX_CODEX": str(fake),
+        }
+        for var in ("TMUX", "TMUX_PANE"):
+            env.pop(var, None)
+        cmd = [sys.executable, "-m", "tmux_codex"]
+        try:
+            for i in range(args.tasks):
+                subprocess.run(
+                    [*cmd, "start", "--mode", "tui", "-C", tmp, f"task {i}"],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )
+            # Let every fake draw its screen before timing.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                out = subprocess.run(
+                    [*cmd, "list", "--state", "idle", "--json"],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+                if out.count('"id"') == args.tasks:
+                    break
+            results = {}
+            for name, argv in (("list --json", ["list", "--json"]), ("show 1", ["show", "1"])):
+                times = []
+                for _ in range(args.runs):
+                    start = time.perf_counter()
+                    subprocess.run([*cmd, *argv], env=env, check=True, capture_output=True)
+                    times.append((time.perf_counter() - start) * 1000)
+                results[name] = times
+            base = []
+            for _ in range(args.runs):
+                start = time.perf_counter()
+                subprocess.run([sys.executable, "-c", "import click"], check=True)
+                base.append((time.perf_counter() - start) * 1000)
+        finally:
+            subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
+    print(f"{args.tasks} live tasks, {args.runs} runs each, {os.cpu_count()} cores")
+    print(f"  python + import click:  median {statistics.median(base):6.1f} ms")
+    for name, times in results.items():
+        print(
+            f"  tmux-codex {name:12} median {statistics.median(times):6.1f} ms, "
+            f"p90 {sorted(times)[int(len(times) * 0.9) - 1]:6.1f} ms"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

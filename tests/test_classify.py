@@ -1,0 +1,354 @@
+"""The screen classifier against the real Codex captures, and hand-made traps."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.captures import CAPTURES, Snap, fixture_dir, load_fixture
+from tmux_codex.classify import (
+    PATTERNS,
+    PATTERNS_0_169_0,
+    Verdict,
+    classify,
+    patterns_for,
+)
+
+COMMAND = "echo approved-command-ran > approval-exec.txt"
+
+
+def _live_snapshots() -> list[tuple[str, str]]:
+    """(capture, state) of every snapped state whose pane was still alive."""
+    found: list[tuple[str, str]] = []
+    for capture in CAPTURES:
+        for step in capture.steps:
+            if not isinstance(step, Snap):
+                continue
+            path = fixture_dir(capture) / f"{step.name}.json"
+            meta = json.loads(path.read_text(encoding="utf-8"))
+            if not meta["pane_dead"]:
+                found.append((capture.name, step.name))
+    return found
+
+
+LIVE = _live_snapshots()
+
+
+def _verdict(capture: str, state: str) -> Verdict:
+    screen, meta, _raw = load_fixture(capture, state)
+    return classify(screen, str(meta["pane_title"]), str(meta["mode"]))
+
+
+def test_the_captures_cover_every_kind_of_live_state() -> None:
+    expected = set()
+    for capture, state in LIVE:
+        _screen, meta, _raw = load_fixture(capture, state)
+        expect = meta["expect"]
+        assert isinstance(expect, dict)
+        expected.add((expect["state"], expect["reason"]))
+    assert expected >= {
+        ("working", None),
+        ("idle", None),
+        ("waiting", "approval"),
+        ("waiting", "edit"),
+        ("waiting", "trust"),
+        ("waiting", "question"),
+    }
+
+
+@pytest.mark.parametrize(("capture", "state"), LIVE, ids=[f"{c}/{s}" for c, s in LIVE])
+def test_every_live_capture(capture: str, state: str) -> None:
+    screen, meta, _raw = load_fixture(capture, state)
+    expect = meta["expect"]
+    assert isinstance(expect, dict)
+    verdict = classify(screen, str(meta["pane_title"]), str(meta["mode"]))
+    assert (verdict.state, verdict.reason) == (expect["state"], expect["reason"])
+    if verdict.state == "waiting":
+        assert verdict.prompt_text
+    else:
+        assert verdict.prompt_text is None
+    if state == "error":
+        assert verdict.error
+    else:
+        assert verdict.error is None
+
+
+@pytest.mark.parametrize(
+    "capture", ["tui-approval-exec", "tui-approval-exec-80x24", "tui-approval-exec-deny"]
+)
+def test_approval_prompt_text_names_the_command(capture: str) -> None:
+    verdict = _verdict(capture, "waiting")
+    assert verdict.prompt_text is not None
+    lines = verdict.prompt_text.splitlines()
+    assert lines[0] == "Would you like to run the following command?"
+    assert f"$ {COMMAND}" in lines
+    assert "Reason: The fake model needs to write approval-exec.txt." in lines
+    # The options are whole, even where the 80-column pane wrapped one.
+    assert f"2. Yes, and don't ask again for commands that start with `{COMMAND}` (p)" in lines
+    assert "3. No, and tell Codex what to do differently (esc)" in lines
+    assert "Press enter to confirm" not in verdict.prompt_text
+
+
+@pytest.mark.parametrize("capture", ["tui-approval-patch", "tui-approval-patch-80x24"])
+def test_edit_prompt_text_names_the_file(capture: str) -> None:
+    verdict = _verdict(capture, "waiting")
+    assert verdict.prompt_text is not None
+    assert "approval-patch.txt" in verdict.prompt_text
+    assert verdict.prompt_text.startswith("Would you like to make the following edits?")
+    # At 80 columns the path goes to the line under "Destination:": joined again.
+    assert re.search(
+        rf"^Destination: /\S*/{capture}/project/approval-patch\.txt$",
+        verdict.prompt_text,
+        re.MULTILINE,
+    )
+
+
+def test_trust_prompt_text_names_the_folder() -> None:
+    verdict = _verdict("tui-trust", "waiting")
+    assert verdict.prompt_text is not None
+    lines = verdict.prompt_text.splitlines()
+    assert lines[:2] == ["Folder access", "/tmp/tmux-codex-capture/tui-trust/project"]
+    assert "1. Trust and continue" in lines
+    assert any(
+        line.startswith("Trust this folder?") and "decision will be saved" in line for line in lines
+    )
+
+
+def test_question_prompt_text_has_the_question_and_choices() -> None:
+    verdict = _verdict("tui-ask-user", "waiting")
+    assert verdict.prompt_text is not None
+    lines = verdict.prompt_text.splitlines()
+    assert lines[0] == "Question 1/1 (1 unanswered)"
+    assert "Which database should the fake project use?" in lines
+    assert any(line.startswith("1. SQLite (Recommended)") for line in lines)
+    assert not any("enter to submit answer" in line for line in lines)
+
+
+def test_error_text_is_the_whole_error() -> None:
+    assert _verdict("tui-close", "error").error == (
+        "stream disconnected before completion: stream closed before response.completed"
+    )
+    error = _verdict("tui-http-400", "error").error
+    assert error is not None
+    assert error.startswith('{"error": {"message": "The fake model server rejected')
+    assert error.endswith('"type": "invalid_request_error", "code": "invalid_request_error"}}')
+
+
+def test_exec_mode_is_always_working_while_alive() -> None:
+    screen, _meta, _raw = load_fixture("tui-http-400", "error")
+    assert classify(screen, "project", "exec") == Verdict("working", None, None)
+    assert classify("", "", "exec").state == "working"
+
+
+# Hand-made screens for the traps -------------------------------------------
+
+COMPOSER = """
+› Ask Codex to do anything
+
+  mock-model default · /work/project · Fake task
+  ← for agents · ? for shortcuts                                 ⚠ 2 warnings · f2 to view
+"""
+
+
+def screen(body: str) -> str:
+    return body.strip("\n") + "\n\n" + COMPOSER
+
+
+OLD_APPROVAL = """
+› run the script
+
+  Would you like to run the following command?
+
+  $ ./script.sh
+
+› 1. Yes, proceed (y)
+  2. Yes, and don't ask again for commands that start with `./script.sh` (p)
+  3. No, and tell Codex what to do differently (esc)
+
+  Press enter to confirm or esc to cancel
+
+✔ You approved codex to run ./script.sh this time
+
+• Ran ./script.sh
+  └ ok
+
+• The script ran.
+
+  Worked for 3s • 10:01
+"""
+
+
+def test_an_old_approval_above_the_last_turn_does_not_count() -> None:
+    verdict = classify(screen(OLD_APPROVAL), "Fake task | project")
+    assert verdict == Verdict("idle", None, None)
+
+
+def test_an_approval_with_the_composer_under_it_is_not_live() -> None:
+    body = (
+        OLD_APPROVAL.split("✔")[0] + "› and now something else\n\n• Working (4s • esc to interrupt)"
+    )
+    verdict = classify(screen(body), "⠋ Fake task | project")
+    assert verdict.state == "working"
+
+
+def test_a_live_approval_at_the_bottom_is_waiting() -> None:
+    body = OLD_APPROVAL.split("✔")[0]
+    verdict = classify(body, "[ ! ] Action Required | Fake task | project")
+    assert verdict.state == "waiting"
+    assert verdict.reason == "approval"
+    assert verdict.prompt_text is not None
+    assert "$ ./script.sh" in verdict.prompt_text.splitlines()
+
+
+def test_a_hint_with_esc_to_interrupt_is_not_the_working_line() -> None:
+    body = """
+› explain the code
+
+• The code reads a file and prints it.
+  esc to interrupt · tab to queue a message
+"""
+    trap = screen(body).replace(
+        "  ← for agents", "  esc to interrupt · ctrl+c to quit\n  ← for agents"
+    )
+    assert classify(trap, "Fake task | project") == Verdict("idle", None, None)
+    working = trap.replace("prints it.", "prints it.\n\n• Working (12s • esc to interrupt)")
+    assert classify(working, "Fake task | project").state == "working"
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        "• Working (0s • esc to interrupt)",
+        "◦ Working (12s • esc to interrupt)",
+        "• Working (1m 05s • esc to interrupt)",
+        "• Reading the configuration files (1h 02m 03s • esc to interrupt)",
+    ],
+)
+def test_the_working_line(status: str) -> None:
+    body = f"› do the task\n\n{status}"
+    assert classify(screen(body), "Fake task | project").state == "working"
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        "• Reconnecting... 2/5 (3s • esc to interrupt)\n  └ stream disconnected before completion",
+        "■ stream disconnected before completion: connection reset\n\n• Reconnecting... 2/5",
+        "  Reconnecting... 2/5",
+    ],
+)
+def test_reconnecting_is_working(lines: str) -> None:
+    verdict = classify(screen(f"› do the task\n\n{lines}"), "Fake task | project")
+    assert verdict == Verdict("working", None, None)
+
+
+def test_an_error_after_the_last_retry_is_idle() -> None:
+    body = "› do the task\n\n• Reconnecting... 5/5\n\n■ exceeded retry limit, last status: 500"
+    verdict = classify(screen(body), "Fake task | project")
+    assert verdict == Verdict("idle", None, None, "exceeded retry limit, last status: 500")
+
+
+def test_streaming_text_is_working_by_the_title_spinner() -> None:
+    body = "› do the task\n\n• word1 word2 word3"
+    assert classify(screen(body), "⠏ Fake task | project").state == "working"
+    assert classify(screen(body), "Fake task | project").state == "idle"
+
+
+def test_a_finished_turn_is_idle_even_with_a_stale_spinner() -> None:
+    body = "› do the task\n\n• Done.\n\n  Worked for 2s • 10:01"
+    assert classify(screen(body), "⠏ Fake task | project") == Verdict("idle", None, None)
+
+
+def test_an_error_in_an_earlier_turn_does_not_count() -> None:
+    body = """
+› first
+
+■ stream disconnected before completion: idle timeout waiting for SSE
+
+› second
+
+• It worked this time.
+
+  Worked for 1s • 10:02
+"""
+    assert classify(screen(body), "Fake task | project") == Verdict("idle", None, None)
+    retry = body.split("• It worked")[0] + "• Working (2s • esc to interrupt)"
+    assert classify(screen(retry), "⠙ Fake task | project").state == "working"
+
+
+def test_an_interrupted_turn_is_idle_with_its_error() -> None:
+    body = "› do the task\n\n■ Conversation interrupted - use /feedback if something went wrong"
+    verdict = classify(screen(body), "Fake task | project")
+    assert verdict == Verdict(
+        "idle", None, None, "Conversation interrupted - use /feedback if something went wrong"
+    )
+
+
+def test_a_cancelled_approval_ends_the_turn_but_not_the_next_one() -> None:
+    cancelled = """
+› do the task
+
+✗ You canceled the request to run ./script.sh
+
+• Working (0s • esc to interrupt)
+"""
+    assert classify(screen(cancelled), "⠸ Fake task | project").state == "idle"
+    later = cancelled.replace("• Working", "› try again\n\n• Working")
+    assert classify(screen(later), "⠸ Fake task | project").state == "working"
+
+
+def test_another_selection_menu() -> None:
+    body = """
+› /model
+
+  Select a model and effort
+  Access legacy models by running codex -m <model_name>
+
+› 1. gpt-x (current)  The usual one.
+  2. gpt-y            A faster one.
+
+  Press enter to confirm or esc to go back
+"""
+    verdict = classify(body, "Fake task | project")
+    assert verdict.state == "waiting"
+    assert verdict.reason == "menu"
+    assert verdict.prompt_text is not None
+    lines = verdict.prompt_text.splitlines()
+    assert lines[0] == "Select a model and effort"
+    assert "2. gpt-y            A faster one." in lines
+
+
+def test_an_unknown_prompt_behind_the_action_required_title() -> None:
+    body = "› do the task\n\n\n  Allow the tool to read the calendar?\n\n  y yes · n no"
+    verdict = classify(body, "[ ! ] Action Required | Fake task | project")
+    assert verdict.state == "waiting"
+    assert verdict.reason == "unknown"
+    assert verdict.prompt_text == "Allow the tool to read the calendar?\ny yes · n no"
+    # With the composer back the title is stale: the prompt was answered.
+    answered = screen("› do the task\n\n• Ran the tool")
+    assert classify(answered, "[ . ] Action Required | project").state == "working"
+
+
+def test_the_composer_alone_does_not_mean_anything_special() -> None:
+    assert classify(screen(""), "project") == Verdict("idle", None, None)
+    assert classify(screen(""), "⠋ project").state == "working"
+    assert classify("", "") == Verdict("idle", None, None)
+
+
+def test_pattern_tables_by_version() -> None:
+    assert PATTERNS["0.169.0"] is PATTERNS_0_169_0
+    assert patterns_for("0.169.0") is PATTERNS_0_169_0
+    assert patterns_for(None) is PATTERNS_0_169_0
+    assert patterns_for("v0.170.2") is PATTERNS_0_169_0  # newest table not newer than it
+    assert patterns_for("0.1.0") is PATTERNS_0_169_0  # older than every table: the oldest
+
+
+def test_a_table_can_be_passed_in() -> None:
+    from dataclasses import replace
+
+    body = "› do the task\n\n• Pondering (3s • esc to interrupt)"
+    other = replace(PATTERNS_0_169_0, version="9.9.9", working=re.compile(r"^• Nope"))
+    assert classify(screen(body), "project", patterns=PATTERNS_0_169_0).state == "working"
+    assert classify(screen(body), "project", patterns=other).state == "idle"

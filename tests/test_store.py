@@ -1,0 +1,91 @@
+"""The task store: schema, concurrency, events, permissions."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tmux_codex.models import LIVE_STATES
+from tmux_codex.store import MIGRATIONS, NameTaken, Store
+
+
+def fields(**extra: Any) -> dict[str, Any]:
+    return {
+        "state": "starting",
+        "mode": "exec",
+        "workdir": "/w",
+        "argv": ["codex", "x"],
+        "log_path": "/logs/{id}.log",
+        **extra,
+    }
+
+
+def test_new_store_is_private_wal_and_versioned(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with Store(home) as store:
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert home.stat().st_mode & 0o777 == 0o700
+    assert (home / "logs").stat().st_mode & 0o777 == 0o700
+    assert (home / "tasks.db").stat().st_mode & 0o777 == 0o600
+    with Store(home) as again:  # reopening migrates nothing and loses nothing
+        assert again.tasks() == []
+
+
+def test_add_task_names_and_log_path(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        a = store.add_task(fields(), None, "fix-tests")
+        b = store.add_task(fields(), None, "fix-tests")
+        c = store.add_task(fields(), "mine", "ignored")
+        assert (a.name, b.name, c.name) == ("fix-tests", f"fix-tests-{b.id}", "mine")
+        assert a.log_path == f"/logs/{a.id}.log"
+        assert a.argv == ["codex", "x"]
+        with pytest.raises(NameTaken):
+            store.add_task(fields(), "mine", "x")
+        assert [e.to_state for e in store.events(a.id)] == ["starting"]
+
+
+def test_set_state_records_events_only_on_change(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        t = store.add_task(fields(), None, "t")
+        assert store.set_state(t.id, "working")
+        assert not store.set_state(t.id, "working")
+        assert store.set_state(t.id, "waiting", reason="approval", detail="$ ls", by="monitor")
+        assert not store.set_state(t.id, "done", only_from=frozenset({"working"}))
+        assert store.set_state(t.id, "killed", by="user", only_from=LIVE_STATES)
+        events = [e.to_dict() for e in store.events(t.id)]
+        assert [(e["from"], e["to"], e["reason"], e["by"]) for e in events] == [
+            (None, "starting", None, "user"),
+            ("starting", "working", None, "monitor"),
+            ("working", "waiting", "approval", "monitor"),
+            ("waiting", "killed", None, "user"),
+        ]
+        assert store.get(t.id).state == "killed"  # type: ignore[union-attr]
+
+
+def _add_many(home: str, n: int) -> list[int]:
+    with Store(Path(home)) as store:
+        return [store.add_task(fields(), None, "c").id for _ in range(n)]
+
+
+def test_concurrent_writers_from_many_processes(tmp_path: Path) -> None:
+    Store(tmp_path).close()
+    with multiprocessing.get_context("spawn").Pool(8) as pool:
+        results = pool.starmap(_add_many, [(str(tmp_path), 5)] * 8)
+    ids = [i for r in results for i in r]
+    assert len(ids) == len(set(ids)) == 40
+    db = sqlite3.connect(tmp_path / "tasks.db")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.execute("SELECT count(DISTINCT name) FROM tasks").fetchone()[0] == 40
+    db.close()
+
+
+def test_delete_removes_events(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        t = store.add_task(fields(), None, "t")
+        store.delete(t.id)
+        assert store.get(t.id) is None and store.events(t.id) == []

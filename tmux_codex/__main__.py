@@ -1,0 +1,5 @@
+"""``python -m tmux_codex`` is the ``tmux-codex`` command."""
+
+from tmux_codex.cli import main
+
+main()

@@ -1,0 +1,196 @@
+"""The config file (TOML) as frozen dataclasses, strictly validated.
+
+Unknown keys and wrong types are errors that name the key and the file; a
+TOML syntax error names the file and the line. Defaults are the dataclass
+defaults, so the documentation can be generated from them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tmux_codex.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class CodexConfig:
+    command: str = "codex"
+    mode: str = "exec"
+    exec_args: tuple[str, ...] = ("--sandbox", "workspace-write", "--skip-git-repo-check")
+    tui_args: tuple[str, ...] = ("-a", "on-request", "--no-alt-screen", "--no-daemon")
+
+
+@dataclass(frozen=True)
+class TmuxConfig:
+    session: str = "codex"
+    socket: str = ""
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    stall_after: float = 300.0
+    poke_after: float = 600.0
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    trust_workdir: bool = True
+    approve: str = "never"
+    allow_commands: tuple[str, ...] = ()
+    deny_commands: tuple[str, ...] = ("rm -rf", "sudo ", "git push")
+    max_resumes: int = 0
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    tmux: bool = True
+    bell: bool = False
+    desktop: bool = False
+    command: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    codex: CodexConfig = field(default_factory=CodexConfig)
+    tmux: TmuxConfig = field(default_factory=TmuxConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "codex": CodexConfig,
+    "tmux": TmuxConfig,
+    "monitor": MonitorConfig,
+    "policy": PolicyConfig,
+    "notify": NotifyConfig,
+}
+_CHOICES = {("codex", "mode"): ("exec", "tui"), ("policy", "approve"): ("never", "allowlist")}
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from ``"5m"``, ``"30s"``, ``"1h"``, ``"250ms"`` or a number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError('a duration like "5m", "30s" or a number of seconds')
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("a duration must not be negative")
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION_RE.match(value)
+        if match:
+            return float(match.group(1)) * _UNITS[match.group(2)]
+    raise ValueError('a duration like "5m", "30s" or a number of seconds')
+
+
+def _convert(section: str, key: str, default: object, value: object) -> object:
+    where = f"[{section}] {key}"
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"{where} must be true or false")
+        return value
+    if isinstance(default, float):
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise ValueError(f"{where} must be {exc}") from None
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{where} must be a whole number, 0 or more")
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{where} must be a list of strings")
+        if key.endswith("_commands"):
+            for pattern in value:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"{where}: {pattern!r} is not a valid regex: {exc}") from None
+        return tuple(value)
+    if not isinstance(value, str):
+        raise ValueError(f"{where} must be a string")
+    choices = _CHOICES.get((section, key))
+    if choices and value not in choices:
+        raise ValueError(f"{where} must be one of {', '.join(choices)}")
+    return value
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    """Build a Config from parsed TOML; ``ValueError`` names the bad key."""
+    sections: dict[str, Any] = {}
+    for name, table in data.items():
+        cls = _SECTIONS.get(name)
+        if cls is None:
+            raise ValueError(f"unknown section [{name}] (known: {', '.join(_SECTIONS)})")
+        if not isinstance(table, dict):
+            raise ValueError(f"{name} must be a table: [{name}]")
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+        values = {}
+        for key, value in table.items():
+            if key not in defaults:
+                raise ValueError(f"unknown key {key!r} in [{name}] (known: {', '.join(defaults)})")
+            values[key] = _convert(name, key, defaults[key], value)
+        sections[name] = cls(**values)
+    return Config(**sections)
+
+
+def load(path: Path) -> Config:
+    """Read the config file at ``path``; defaults when it does not exist."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML in config file {path}: {exc}") from None
+    try:
+        return from_dict(data)
+    except ValueError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+
+
+def defaults_as_toml() -> str:
+    """The default configuration as TOML text (for docs and ``--help``)."""
+    lines: list[str] = []
+    config = Config()
+    for name in _SECTIONS:
+        lines.append(f"[{name}]")
+        for f in dataclasses.fields(getattr(config, name)):
+            lines.append(f"{f.name} = {_toml_value(f.default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: object) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return json.dumps(_format_duration(value))
+    if isinstance(value, tuple):
+        return "[" + ", ".join(json.dumps(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def _format_duration(seconds: float) -> str:
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"

@@ -1,0 +1,110 @@
+"""Tasks, states and events; ``to_dict()`` is the JSON the CLI prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+STATES = (
+    "queued",
+    "starting",
+    "working",
+    "waiting",
+    "idle",
+    "stalled",
+    "done",
+    "failed",
+    "killed",
+    "lost",
+)
+#: States a task never leaves by itself (only ``resume`` starts it again).
+FINAL_STATES = frozenset({"done", "failed", "killed", "lost"})
+#: States of a task whose Codex process should be alive.
+LIVE_STATES = frozenset(STATES) - FINAL_STATES
+REASONS = ("approval", "edit", "trust", "question", "menu", "unknown")
+MODES = ("exec", "tui")
+
+
+def now() -> str:
+    """The current time, UTC ISO-8601 with a ``Z``."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class Task:
+    id: int
+    name: str
+    state: str
+    mode: str
+    workdir: str
+    argv: list[str]
+    created_at: str
+    updated_at: str
+    log_path: str
+    reason: str | None = None
+    prompt_text: str | None = None
+    last_output_at: str | None = None
+    exit_code: int | None = None
+    codex_session_id: str | None = None
+    window_id: str | None = None
+    pane_id: str | None = None
+    attempt: int = 1
+    start_commit: str | None = None
+    last_message: str | None = None
+    error: str | None = None
+    tmux_socket: str = ""
+    tmux_session: str = "codex"
+    width: int = 0
+    height: int = 0
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_STATES
+
+    def to_dict(self) -> dict[str, Any]:
+        """The task as the contract's JSON object."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "state": self.state,
+            "reason": self.reason,
+            "prompt_text": self.prompt_text,
+            "mode": self.mode,
+            "workdir": self.workdir,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "last_output_at": self.last_output_at,
+            "exit_code": self.exit_code,
+            "codex_session_id": self.codex_session_id,
+            "window_id": self.window_id,
+            "pane_id": self.pane_id,
+            "log_path": self.log_path,
+            "attempt": self.attempt,
+            "start_commit": self.start_commit,
+            "last_message": self.last_message,
+            "error": self.error,
+        }
+
+
+@dataclass
+class Event:
+    task: int
+    at: str
+    from_state: str | None
+    to_state: str
+    reason: str | None = None
+    detail: str | None = None
+    by: str = "monitor"
+    id: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "at": self.at,
+            "from": self.from_state,
+            "to": self.to_state,
+            "reason": self.reason,
+            "detail": self.detail,
+            "by": self.by,
+        }

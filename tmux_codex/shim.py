@@ -1,0 +1,165 @@
+"""What runs in a task's pane: ``python -m tmux_codex.shim HOME TASK_ID``.
+
+It reads the task's argv from the store (so no shell ever parses the prompt),
+makes the pane keep its exit status and log every byte (``remain-on-exit``,
+``pipe-pane``) before Codex prints anything, runs Codex in the foreground of
+the pane's terminal, and records how it ended.
+
+The shim stays Codex's parent rather than ``exec``-ing it: tmux 3.3a can miss
+the exit of a pane's process (the pane stays dead with no exit status), and a
+parent that writes the exit code to the store needs no help from tmux.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import FrameType
+
+from tmux_codex.models import LIVE_STATES
+from tmux_codex.paths import env_path
+from tmux_codex.store import Store
+from tmux_codex.tmux import TASK_OPTION
+
+
+def _prepare_pane(task_id: int, log_path: str) -> None:
+    pane = os.environ.get("TMUX_PANE")
+    if not pane:
+        return
+    pipe = f"cat >> {shlex.quote(log_path)}"
+    subprocess.run(
+        [
+            "tmux",
+            "set-option",
+            "-w",
+            "-t",
+            pane,
+            "remain-on-exit",
+            "on",
+            ";",
+            "set-option",
+            "-w",
+            "-t",
+            pane,
+            TASK_OPTION,
+            str(task_id),
+            ";",
+            "pipe-pane",
+            "-o",
+            "-t",
+            pane,
+            pipe,
+        ],
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _foreground() -> None:
+    """In the child: its own process group, in the foreground of the terminal."""
+    os.setpgid(0, 0)
+    try:
+        old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+        os.tcsetpgrp(sys.stdout.fileno(), os.getpgrp())
+        signal.signal(signal.SIGTTOU, old)
+    except OSError:
+        pass
+
+
+#: Taken from the pane, not from ``start``'s environment: they describe the pane.
+_PANE_VARS = ("TMUX", "TMUX_PANE", "TERM", "COLORTERM")
+
+
+def _environment(home: Path, task_id: int) -> dict[str, str]:
+    """The environment ``start`` left for this task (read once), with the pane's own vars."""
+    path = env_path(home, task_id)
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        path.unlink()
+    except (OSError, ValueError):
+        return dict(os.environ)
+    env = {str(k): str(v) for k, v in saved.items()} if isinstance(saved, dict) else {}
+    for var in _PANE_VARS:
+        if var in os.environ:
+            env[var] = os.environ[var]
+    return env
+
+
+def run(home: Path, task_id: int) -> int:
+    with Store(home) as store:
+        task = store.get(task_id)
+        if task is None:
+            print(f"tmux-codex shim: no task {task_id} in {home}", file=sys.stderr)
+            return 1
+        _prepare_pane(task_id, task.log_path)
+        hung_up = False
+
+        def forward(signum: int, frame: FrameType | None) -> None:
+            nonlocal hung_up
+            if signum == signal.SIGHUP:
+                hung_up = True
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signum)
+
+        stdin = subprocess.DEVNULL if task.mode == "exec" else None
+        env = _environment(home, task_id)
+        try:
+            child = subprocess.Popen(
+                task.argv, cwd=task.workdir, stdin=stdin, env=env, preexec_fn=_foreground
+            )
+        except OSError as exc:
+            print(f"tmux-codex: cannot run {task.argv[0]}: {exc}", file=sys.stderr)
+            store.set_state(
+                task_id,
+                "failed",
+                detail=f"cannot run codex: {exc}",
+                only_from=LIVE_STATES,
+                exit_code=127,
+                error=str(exc),
+            )
+            return 127
+        # Codex has the terminal; keys meant for it must not end the shim.
+        for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP):
+            signal.signal(sig, signal.SIG_IGN)
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, forward)
+        code = child.wait()
+        exit_code = code if code >= 0 else 128 - code
+        if hung_up:
+            store.set_state(
+                task_id,
+                "lost",
+                detail="its tmux pane or server went away",
+                only_from=LIVE_STATES,
+                exit_code=exit_code,
+            )
+        else:
+            state = "done" if exit_code == 0 else "failed"
+            store.set_state(
+                task_id,
+                state,
+                detail=f"codex exited with status {exit_code}",
+                only_from=LIVE_STATES,
+                exit_code=exit_code,
+            )
+            store.update(task_id, exit_code=exit_code)
+        return exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or not args[1].isdigit():
+        print("usage: python -m tmux_codex.shim HOME TASK_ID", file=sys.stderr)
+        return 2
+    return run(Path(args[0]), int(args[1]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""The task store: SQLite in WAL mode, safe for concurrent CLI calls.
+
+Two tables, ``tasks`` and ``events``; the schema version is SQLite's
+``user_version`` and each migration moves it up by one. Every write runs in a
+``BEGIN IMMEDIATE`` transaction with a generous busy timeout, so many
+``tmux-codex`` processes can write at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tmux_codex.models import Event, Task, now
+from tmux_codex.paths import db_path, ensure_dir, logs_dir
+
+BUSY_TIMEOUT_MS = 30_000
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: tasks and events
+    """
+    CREATE TABLE tasks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        reason TEXT,
+        prompt_text TEXT,
+        mode TEXT NOT NULL,
+        workdir TEXT NOT NULL,
+        argv TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        last_output_at TEXT,
+        exit_code INTEGER,
+        codex_session_id TEXT,
+        window_id TEXT,
+        pane_id TEXT,
+        log_path TEXT NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 1,
+        start_commit TEXT,
+        last_message TEXT,
+        error TEXT,
+        tmux_socket TEXT NOT NULL DEFAULT '',
+        tmux_session TEXT NOT NULL DEFAULT 'codex',
+        width INTEGER NOT NULL DEFAULT 0,
+        height INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        from_state TEXT,
+        to_state TEXT NOT NULL,
+        reason TEXT,
+        detail TEXT,
+        by TEXT NOT NULL
+    );
+    CREATE INDEX events_task ON events (task_id, id);
+    """,
+)
+
+_TASK_COLUMNS = (
+    "id",
+    "name",
+    "state",
+    "reason",
+    "prompt_text",
+    "mode",
+    "workdir",
+    "argv",
+    "created_at",
+    "updated_at",
+    "last_output_at",
+    "exit_code",
+    "codex_session_id",
+    "window_id",
+    "pane_id",
+    "log_path",
+    "attempt",
+    "start_commit",
+    "last_message",
+    "error",
+    "tmux_socket",
+    "tmux_session",
+    "width",
+    "height",
+)
+_UPDATABLE = frozenset(_TASK_COLUMNS) - {"id", "created_at"}
+
+
+def _task(row: sqlite3.Row) -> Task:
+    data = dict(row)
+    data["argv"] = json.loads(data["argv"])
+    return Task(**data)
+
+
+class Store:
+    """The store under a ``TMUX_CODEX_HOME`` directory."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        ensure_dir(home)
+        ensure_dir(logs_dir(home))
+        path = db_path(home)
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.close(fd)
+        self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; taken at once so concurrent writers queue."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version >= len(MIGRATIONS):
+            return
+        with self.transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+        for name in ("tasks.db-wal", "tasks.db-shm"):
+            wal = self.home / name
+            if wal.exists():
+                wal.chmod(0o600)
+
+    # -- tasks ------------------------------------------------------------
+
+    def add_task(self, fields: dict[str, Any], name: str | None, default_name: str) -> Task:
+        """Insert a task; ``name`` must be free, else ``default_name`` gets a suffix.
+
+        ``log_path`` may contain ``{id}``, filled with the new task's id.
+        """
+        stamp = now()
+        with self.transaction() as db:
+            if (
+                name is not None
+                and db.execute("SELECT 1 FROM tasks WHERE name = ?", (name,)).fetchone()
+            ):
+                raise NameTaken(name)
+            placeholder = name if name is not None else f"\0pending-{os.getpid()}-{stamp}"
+            values = {
+                **fields,
+                "argv": json.dumps(fields["argv"]),
+                "name": placeholder,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+            cols = ", ".join(values)
+            marks = ", ".join("?" for _ in values)
+            cur = db.execute(f"INSERT INTO tasks ({cols}) VALUES ({marks})", list(values.values()))
+            task_id = int(cur.lastrowid or 0)
+            updates: dict[str, Any] = {"log_path": str(fields["log_path"]).format(id=task_id)}
+            if name is None:
+                final = default_name
+                if db.execute("SELECT 1 FROM tasks WHERE name = ?", (final,)).fetchone():
+                    final = f"{default_name}-{task_id}"
+                updates["name"] = final
+            sets = ", ".join(f"{k} = ?" for k in updates)
+            db.execute(f"UPDATE tasks SET {sets} WHERE id = ?", [*updates.values(), task_id])
+            db.execute(
+                "INSERT INTO events (task_id, at, from_state, to_state, reason, detail, by) "
+                "VALUES (?, ?, NULL, ?, NULL, ?, 'user')",
+                (task_id, stamp, fields["state"], "started"),
+            )
+        task = self.get(task_id)
+        assert task is not None
+        return task
+
+    def get(self, task_id: int) -> Task | None:
+        row = self.db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        return _task(row) if row else None
+
+    def by_name(self, name: str) -> Task | None:
+        row = self.db.execute("SELECT * FROM tasks WHERE name = ?", (name,)).fetchone()
+        return _task(row) if row else None
+
+    def by_window(self, window_id: str) -> Task | None:
+        row = self.db.execute(
+            "SELECT * FROM tasks WHERE window_id = ? ORDER BY id DESC LIMIT 1", (window_id,)
+        ).fetchone()
+        return _task(row) if row else None
+
+    def tasks(self, include_final: bool = True) -> list[Task]:
+        sql = "SELECT * FROM tasks"
+        if not include_final:
+            sql += " WHERE state NOT IN ('done', 'failed', 'killed', 'lost')"
+        return [_task(r) for r in self.db.execute(sql + " ORDER BY id")]
+
+    def update(self, task_id: int, **fields: Any) -> None:
+        """Set task fields (and ``updated_at``) without recording an event."""
+        bad = set(fields) - _UPDATABLE
+        if bad:
+            raise KeyError(f"not task fields: {sorted(bad)}")
+        fields["updated_at"] = now()
+        if "argv" in fields:
+            fields["argv"] = json.dumps(fields["argv"])
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self.transaction() as db:
+            db.execute(f"UPDATE tasks SET {sets} WHERE id = ?", [*fields.values(), task_id])
+
+    def set_state(
+        self,
+        task_id: int,
+        state: str,
+        *,
+        reason: str | None = None,
+        detail: str | None = None,
+        by: str = "monitor",
+        only_from: frozenset[str] | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Move a task to ``state``, recording an event when state or reason changes.
+
+        With ``only_from``, nothing happens unless the task is in one of those
+        states (checked inside the transaction). Returns whether it changed.
+        """
+        stamp = now()
+        with self.transaction() as db:
+            row = db.execute("SELECT state, reason FROM tasks WHERE id = ?", (task_id,)).fetchone()
+            if row is None:
+                return False
+            old_state, old_reason = row["state"], row["reason"]
+            if only_from is not None and old_state not in only_from:
+                return False
+            values = {**fields, "state": state, "reason": reason, "updated_at": stamp}
+            sets = ", ".join(f"{k} = ?" for k in values)
+            db.execute(f"UPDATE tasks SET {sets} WHERE id = ?", [*values.values(), task_id])
+            changed = (old_state, old_reason) != (state, reason)
+            if changed:
+                db.execute(
+                    "INSERT INTO events (task_id, at, from_state, to_state, reason, detail, by) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (task_id, stamp, old_state, state, reason, detail, by),
+                )
+            return changed
+
+    def delete(self, task_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM events WHERE task_id = ?", (task_id,))
+            db.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
+
+    # -- events -----------------------------------------------------------
+
+    def add_event(self, event: Event) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO events (task_id, at, from_state, to_state, reason, detail, by) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.task,
+                    event.at,
+                    event.from_state,
+                    event.to_state,
+                    event.reason,
+                    event.detail,
+                    event.by,
+                ),
+            )
+
+    def events(self, task_id: int | None = None, after: int = 0) -> list[Event]:
+        sql = "SELECT * FROM events WHERE id > ?"
+        args: list[Any] = [after]
+        if task_id is not None:
+            sql += " AND task_id = ?"
+            args.append(task_id)
+        return [
+            Event(
+                id=r["id"],
+                task=r["task_id"],
+                at=r["at"],
+                from_state=r["from_state"],
+                to_state=r["to_state"],
+                reason=r["reason"],
+                detail=r["detail"],
+                by=r["by"],
+            )
+            for r in self.db.execute(sql + " ORDER BY id", args)
+        ]
+
+
+class NameTaken(Exception):
+    """A task with that name exists."""

@@ -1,0 +1,354 @@
+"""The library API behind the CLI: find tasks, know their state now, act on them.
+
+Every read classifies live tasks on demand from one batched ``capture-pane``,
+so answers are right with no monitor running; what it learns is written back
+to the store (state changes become events).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tmux_codex.config import Config
+from tmux_codex.errors import NotPossible, TaskNotFound
+from tmux_codex.models import FINAL_STATES, LIVE_STATES, Task
+from tmux_codex.store import Store
+from tmux_codex.tmux import PaneInfo, Tmux
+
+
+@dataclass
+class Context:
+    """What every command needs: the store, the config and the tmux server."""
+
+    store: Store
+    config: Config
+    socket: str
+
+    @property
+    def tmux(self) -> Tmux:
+        return Tmux(self.socket)
+
+
+# -- finding a task ---------------------------------------------------------
+
+
+def resolve(ctx: Context, ref: str | None) -> Task:
+    """The task named by an id, a name or a window id; inside tmux, the current window's."""
+    store = ctx.store
+    if ref is None or ref == "":
+        pane = os.environ.get("TMUX_PANE")
+        if not pane or not os.environ.get("TMUX"):
+            raise TaskNotFound("no TASK given and not inside tmux: name a task id or name")
+        try:
+            window, task_id = ctx.tmux.window_of_pane(pane)
+        except Exception:  # the pane may be on another server
+            window, task_id = "", ""
+        task = store.get(int(task_id)) if task_id.isdigit() else None
+        if task is None and window:
+            task = store.by_window(window)
+        if task is None:
+            raise TaskNotFound("the current tmux window holds no tmux-codex task; name one")
+        return task
+    task = None
+    if ref.isdigit():
+        task = store.get(int(ref))
+    if task is None and ref.startswith("@"):
+        task = store.by_window(ref)
+    if task is None:
+        task = store.by_name(ref)
+    if task is None:
+        raise TaskNotFound(f"no task {ref!r}: see 'tmux-codex list --all'")
+    return task
+
+
+# -- knowing the state ------------------------------------------------------
+
+
+def _iso_mtime(path: str) -> str | None:
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        return None
+    return datetime.fromtimestamp(mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _pane_for(task: Task, panes: dict[str, PaneInfo]) -> PaneInfo | None:
+    info = panes.get(task.window_id or "")
+    if info is None or info.task not in ("", str(task.id)):
+        return None
+    return info
+
+
+#: Codex's private state escape; its first appearance means a turn began.
+_STATE_ESCAPE = b"\x1b]7501;state="
+
+
+def _turn_began(task: Task) -> bool:
+    try:
+        with open(task.log_path, "rb") as fh:
+            return _STATE_ESCAPE in fh.read()
+    except OSError:
+        return False
+
+
+def refresh(ctx: Context, tasks: list[Task]) -> list[Task]:
+    """Bring live tasks' states up to date from tmux; returns the tasks re-read."""
+    live = [t for t in tasks if t.state in LIVE_STATES and t.window_id]
+    if not live:
+        return tasks
+    from tmux_codex.classify import classify
+
+    store = ctx.store
+    by_socket: dict[str, list[Task]] = {}
+    for task in live:
+        by_socket.setdefault(task.tmux_socket, []).append(task)
+    for socket, group in by_socket.items():
+        tmux = Tmux(socket)
+        panes = tmux.panes()
+        to_capture: list[tuple[Task, PaneInfo]] = []
+        for task in group:
+            info = _pane_for(task, panes)
+            fresh = store.get(task.id)  # the shim may have just recorded the exit
+            if fresh is None or fresh.final:
+                continue
+            if info is None:
+                store.set_state(
+                    task.id, "lost", detail="its tmux window is gone", only_from=LIVE_STATES
+                )
+            elif info.dead:
+                code = fresh.exit_code if fresh.exit_code is not None else info.dead_status
+                if code is None:
+                    continue  # the shim is recording it right now
+                store.set_state(
+                    task.id,
+                    "done" if code == 0 else "failed",
+                    detail=f"codex exited with status {code}",
+                    only_from=LIVE_STATES,
+                    exit_code=code,
+                )
+            else:
+                to_capture.append((task, info))
+        screens = tmux.capture_many([info.pane_id for _, info in to_capture])
+        for task, info in to_capture:
+            screen = screens.get(info.pane_id)
+            if screen is None:
+                continue
+            last_output = _iso_mtime(task.log_path) or task.last_output_at
+            if not screen.strip():
+                store.set_state(
+                    task.id, "starting", only_from=LIVE_STATES, last_output_at=last_output
+                )
+                continue
+            verdict = classify(screen, info.title, task.mode)
+            state = verdict.state
+            if state == "idle" and task.state == "starting" and not _turn_began(task):
+                state = "starting"  # the TUI is up but has not taken the prompt yet
+            if state == "working" and task.state == "stalled":
+                state = "stalled"  # only the monitor's clock ends a stall
+            store.set_state(
+                task.id,
+                state,
+                reason=verdict.reason,
+                detail=verdict.prompt_text or verdict.error,
+                only_from=LIVE_STATES,
+                prompt_text=verdict.prompt_text,
+                error=verdict.error,
+                last_output_at=last_output,
+            )
+    return [store.get(t.id) or t for t in tasks]
+
+
+def list_tasks(ctx: Context, include_final: bool = False, state: str | None = None) -> list[Task]:
+    tasks = refresh(ctx, ctx.store.tasks())
+    if not include_final and state is None:
+        tasks = [t for t in tasks if t.state not in FINAL_STATES]
+    if state is not None:
+        wanted = set(state.split(","))
+        tasks = [t for t in tasks if t.state in wanted]
+    return tasks
+
+
+def show(ctx: Context, ref: str | None) -> Task:
+    task = resolve(ctx, ref)
+    return refresh(ctx, [task])[0]
+
+
+# -- reading output -------------------------------------------------------------
+
+
+def screen(ctx: Context, ref: str | None) -> str:
+    task = _live_window(ctx, resolve(ctx, ref))
+    assert task.pane_id is not None
+    return Tmux(task.tmux_socket).capture(task.pane_id, join=True)
+
+
+def read_log(task: Task, raw: bool = False, limit: int | None = None) -> bytes | str:
+    """The task's log: raw bytes, or readable text (escapes gone, redraws rendered)."""
+    try:
+        data = Path(task.log_path).read_bytes()
+    except FileNotFoundError:
+        data = b""
+    if raw:
+        return data[-limit:] if limit else data
+    from tmux_codex.logtext import render, tail
+
+    text: str = render(data, width=task.width or 200, height=task.height or 50)
+    return tail(text, limit) if limit else text
+
+
+# -- acting ---------------------------------------------------------------------
+
+
+def _live_window(ctx: Context, task: Task) -> Task:
+    task = refresh(ctx, [task])[0]
+    if task.state == "lost" or not task.pane_id:
+        raise NotPossible(f"task {task.id} ({task.name}) has no tmux window (state {task.state})")
+    return task
+
+
+def _live_process(ctx: Context, task: Task) -> Task:
+    task = _live_window(ctx, task)
+    if task.final:
+        raise NotPossible(f"task {task.id} ({task.name}) is {task.state}: its Codex has exited")
+    return task
+
+
+def keys(ctx: Context, ref: str | None, key_names: list[str]) -> Task:
+    task = _live_process(ctx, resolve(ctx, ref))
+    assert task.pane_id is not None
+    Tmux(task.tmux_socket).send_keys(task.pane_id, *key_names)
+    ctx.store.set_state(
+        task.id, task.state, reason=task.reason, by="user", detail=f"keys: {' '.join(key_names)}"
+    )
+    return task
+
+
+#: Keys that answer a prompt on their own (no Enter after them).
+_ANSWER_KEYS = frozenset("ynpa123456789")
+
+
+def send(
+    ctx: Context, ref: str | None, text: str, enter: bool = True, timeout: float = 10.0
+) -> Task:
+    """Send text: typed as keys at a prompt, pasted into Codex's composer otherwise.
+
+    Into the composer the text goes by bracketed paste, then Enter; the call
+    waits until the composer has emptied, and fails if it does not.
+    """
+    from tmux_codex.composer import composer_line
+
+    task = _live_process(ctx, resolve(ctx, ref))
+    assert task.pane_id is not None
+    tmux = Tmux(task.tmux_socket)
+    pane = task.pane_id
+    store = ctx.store
+    if task.mode == "exec":
+        raise NotPossible(f"task {task.id} runs 'codex exec', which reads no input")
+    if task.state == "waiting" or text == "":
+        if text:
+            tmux.send_keys(pane, text, literal=True)
+        if enter and not (task.state == "waiting" and text.lower() in _ANSWER_KEYS):
+            tmux.send_keys(pane, "Enter")
+        store.set_state(
+            task.id,
+            task.state,
+            reason=task.reason,
+            by="user",
+            detail=f"sent {text!r}" + (" + Enter" if enter else ""),
+        )
+        return task
+    before = composer_line(tmux.capture(pane))
+    tmux.paste(pane, text, buffer=f"tmux-codex-{task.id}-{os.getpid()}")
+    if not enter:
+        return task
+    _wait(lambda: composer_line(tmux.capture(pane)) != before, timeout)
+    tmux.send_keys(pane, "Enter")
+    if not _wait(lambda: composer_line(tmux.capture(pane)) == before, timeout):
+        raise NotPossible(
+            f"the text was typed into task {task.id}'s composer but not submitted; "
+            f"see 'tmux-codex screen {task.id}'"
+        )
+    store.set_state(
+        task.id,
+        "working",
+        by="user",
+        detail=f"sent a message ({len(text)} chars)",
+        only_from=LIVE_STATES,
+    )
+    return task
+
+
+def _wait(predicate: object, timeout: float, interval: float = 0.05) -> bool:
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
+def kill(ctx: Context, ref: str | None, timeout: float = 10.0) -> Task:
+    """End the task's Codex; the window stays with its last screen. State ``killed``."""
+    task = _live_process(ctx, resolve(ctx, ref))
+    tmux = Tmux(task.tmux_socket)
+    ctx.store.set_state(
+        task.id, "killed", by="user", detail="killed by tmux-codex kill", only_from=LIVE_STATES
+    )
+    info = tmux.panes().get(task.window_id or "")
+    if info is not None and not info.dead and info.pid:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(info.pid, signal.SIGTERM)
+
+        def dead() -> bool:
+            now = tmux.panes().get(task.window_id or "")
+            return now is None or now.dead
+
+        if not _wait(dead, timeout, 0.1):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(os.getpgid(info.pid), signal.SIGKILL)
+            tmux.run("respawn-pane", "-k", "-t", info.pane_id, "true", check=False)
+    killed = ctx.store.get(task.id)
+    assert killed is not None
+    return killed
+
+
+def remove(ctx: Context, ref: str | None, purge: bool = False) -> Task:
+    task = refresh(ctx, [resolve(ctx, ref)])[0]
+    if not task.final:
+        raise NotPossible(
+            f"task {task.id} ({task.name}) is {task.state}: 'tmux-codex kill {task.id}' first"
+        )
+    if task.window_id:
+        info = _pane_for(task, Tmux(task.tmux_socket).panes())
+        if info is not None:
+            Tmux(task.tmux_socket).kill_window(task.window_id)
+    ctx.store.delete(task.id)
+    if purge:
+        Path(task.log_path).unlink(missing_ok=True)
+    return task
+
+
+def inside_server(socket: str) -> bool:
+    """Whether this process runs inside a pane of the tmux server ``socket``."""
+    current = os.environ.get("TMUX", "")
+    if not current:
+        return False
+    return os.path.basename(current.split(",")[0]) == (socket or "default")
+
+
+def attach_argv(ctx: Context, ref: str | None) -> list[str]:
+    """The tmux command that shows the task's window (run it, or exec it)."""
+    task = _live_window(ctx, resolve(ctx, ref))
+    assert task.window_id is not None
+    tmux = Tmux(task.tmux_socket)
+    tmux.run("select-window", "-t", task.window_id)
+    if inside_server(task.tmux_socket):
+        return [*tmux.base(), "switch-client", "-t", task.window_id]
+    return [*tmux.base(), "attach-session", "-t", task.window_id]

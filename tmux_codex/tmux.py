@@ -1,0 +1,239 @@
+"""Everything tmux-codex asks of tmux; the only module that imports libtmux.
+
+Reads (listing panes, capturing screens) run the ``tmux`` binary directly,
+batched into one call, so read commands stay fast and never import libtmux.
+Windows are created through libtmux, imported only when one is made.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+from tmux_codex.errors import TmuxUnavailable
+
+MIN_VERSION = (3, 2)
+TASK_OPTION = "@tmux-codex-task"
+_SEP = "\x1f"
+_FORMAT = _SEP.join(
+    [
+        "#{session_name}",
+        "#{window_id}",
+        "#{pane_id}",
+        "#{pane_dead}",
+        "#{pane_dead_status}",
+        "#{pane_pid}",
+        "#{pane_width}",
+        "#{pane_height}",
+        "#{" + TASK_OPTION + "}",
+        "#{pane_title}",
+    ]
+)
+_NO_SERVER = ("no server running", "error connecting to", "No such file or directory")
+
+
+@dataclass(frozen=True)
+class PaneInfo:
+    session: str
+    window_id: str
+    pane_id: str
+    dead: bool
+    dead_status: int | None
+    pid: int
+    width: int
+    height: int
+    task: str
+    title: str
+
+
+class Tmux:
+    """One tmux server: the default one, or ``tmux -L socket``."""
+
+    def __init__(self, socket: str = "") -> None:
+        self.socket = socket
+
+    def base(self) -> list[str]:
+        return ["tmux", "-L", self.socket] if self.socket else ["tmux"]
+
+    def run(self, *args: str, input: bytes | None = None, check: bool = True) -> list[str]:
+        """Run a tmux command; its stdout lines. ``TmuxUnavailable`` on failure."""
+        try:
+            proc = subprocess.run(
+                [*self.base(), *args], input=input, capture_output=True, check=False
+            )
+        except FileNotFoundError:
+            raise TmuxUnavailable(
+                "tmux is not installed; install tmux 3.2 or newer (e.g. apt-get install tmux)"
+            ) from None
+        if check and proc.returncode != 0:
+            message = proc.stderr.decode(errors="replace").strip() or f"exit {proc.returncode}"
+            raise TmuxUnavailable(f"tmux {args[0]} failed: {message}")
+        return proc.stdout.decode(errors="replace").splitlines()
+
+    # -- the server -------------------------------------------------------
+
+    def version(self) -> tuple[int, int]:
+        if shutil.which("tmux") is None:
+            raise TmuxUnavailable(
+                "tmux is not installed; install tmux 3.2 or newer (e.g. apt-get install tmux)"
+            )
+        out = subprocess.run(["tmux", "-V"], capture_output=True, text=True, check=False)
+        match = re.search(r"(\d+)\.(\d+)", out.stdout)
+        if not match:
+            raise TmuxUnavailable(f"cannot tell the tmux version from {out.stdout.strip()!r}")
+        return int(match.group(1)), int(match.group(2))
+
+    def check_version(self) -> None:
+        found = self.version()
+        if found < MIN_VERSION:
+            raise TmuxUnavailable(
+                f"tmux {found[0]}.{found[1]} is too old: tmux-codex needs tmux "
+                f"{MIN_VERSION[0]}.{MIN_VERSION[1]} or newer"
+            )
+
+    def panes(self) -> dict[str, PaneInfo]:
+        """Every pane of the server, by window id; empty when no server runs."""
+        try:
+            proc = subprocess.run(
+                [*self.base(), "list-panes", "-a", "-F", _FORMAT], capture_output=True, check=False
+            )
+        except FileNotFoundError:
+            return {}
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace")
+            if any(s in err for s in _NO_SERVER):
+                return {}
+            raise TmuxUnavailable(f"tmux list-panes failed: {err.strip()}")
+        found: dict[str, PaneInfo] = {}
+        for line in proc.stdout.decode(errors="replace").splitlines():
+            parts = line.split(_SEP, 9)
+            if len(parts) != 10:
+                continue
+            session, window, pane, dead, status, pid, width, height, task, title = parts
+            found.setdefault(
+                window,
+                PaneInfo(
+                    session=session,
+                    window_id=window,
+                    pane_id=pane,
+                    dead=dead == "1",
+                    dead_status=int(status) if status.lstrip("-").isdigit() else None,
+                    pid=int(pid) if pid.isdigit() else 0,
+                    width=int(width or 0),
+                    height=int(height or 0),
+                    task=task,
+                    title=title,
+                ),
+            )
+        return found
+
+    def capture(self, pane_id: str, join: bool = False) -> str:
+        args = ["capture-pane", "-p", "-t", pane_id]
+        if join:
+            args.insert(2, "-J")
+        return "\n".join(self.run(*args))
+
+    def capture_many(self, pane_ids: list[str]) -> dict[str, str]:
+        """Screens of several panes in one tmux call (one per pane as a fallback)."""
+        if not pane_ids:
+            return {}
+        # Each screen is preceded by a marker line no screen can contain.
+        mark = f"==tmux-codex-capture-{os.urandom(8).hex()}=="
+        args: list[str] = []
+        for pane in pane_ids:
+            args += ["display-message", "-p", "-t", pane, f"{mark} {pane}", ";"]
+            args += ["capture-pane", "-p", "-t", pane, ";"]
+        try:
+            lines = self.run(*args[:-1])
+        except TmuxUnavailable:
+            screens = {}
+            for pane in pane_ids:
+                try:
+                    screens[pane] = self.capture(pane)
+                except TmuxUnavailable:
+                    continue
+            return screens
+        screens_lines: dict[str, list[str]] = {}
+        current: list[str] | None = None
+        for line in lines:
+            if line.startswith(mark + " "):
+                current = screens_lines.setdefault(line[len(mark) + 1 :], [])
+            elif current is not None:
+                current.append(line)
+        return {pane: "\n".join(body) for pane, body in screens_lines.items()}
+
+    # -- acting -----------------------------------------------------------
+
+    def send_keys(self, pane_id: str, *keys: str, literal: bool = False) -> None:
+        args = ["send-keys", "-t", pane_id]
+        if literal:
+            args.append("-l")
+        self.run(*args, *keys)
+
+    def paste(self, pane_id: str, text: str, buffer: str) -> None:
+        """Paste ``text`` into the pane as a bracketed paste, byte-exact."""
+        self.run("load-buffer", "-b", buffer, "-", input=text.encode())
+        self.run("paste-buffer", "-p", "-d", "-b", buffer, "-t", pane_id)
+
+    def kill_window(self, window_id: str) -> None:
+        self.run("kill-window", "-t", window_id, check=False)
+
+    def window_of_pane(self, pane_id: str) -> tuple[str, str]:
+        """The window id and task option of the window holding ``pane_id``."""
+        out = self.run(
+            "display-message", "-p", "-t", pane_id, f"#{{window_id}}{_SEP}#{{{TASK_OPTION}}}"
+        )
+        window, _, task = (out[0] if out else "").partition(_SEP)
+        return window, task
+
+    def new_window(
+        self,
+        session: str,
+        name: str,
+        command: str,
+        cwd: str,
+        width: int = 200,
+        height: int = 50,
+    ) -> tuple[str, str]:
+        """A new window running ``command`` in ``session`` (made if missing).
+
+        Returns ``(window_id, pane_id)``.
+        """
+        import libtmux
+        from libtmux import exc as libtmux_exc
+
+        server = libtmux.Server(socket_name=self.socket or None)
+        kwargs: dict[str, Any] = {
+            "window_name": name,
+            "start_directory": cwd,
+        }
+        window = None
+        try:
+            existing = server.sessions.get(session_name=session, default=None)
+            if existing is None:
+                try:
+                    made = server.new_session(
+                        session_name=session,
+                        attach=False,
+                        window_command=command,
+                        x=width,
+                        y=height,
+                        **kwargs,
+                    )
+                    window = made.windows[0]
+                except libtmux_exc.LibTmuxException as exc:
+                    if "duplicate session" not in str(exc):
+                        raise
+                    existing = server.sessions.get(session_name=session, default=None)
+            if window is None:
+                assert existing is not None
+                window = existing.new_window(attach=False, window_shell=command, **kwargs)
+        except libtmux_exc.LibTmuxException as exc:
+            raise TmuxUnavailable(f"tmux could not create the task's window: {exc}") from None
+        pane = window.active_pane
+        assert pane is not None and window.window_id is not None and pane.pane_id is not None
+        return window.window_id, pane.pane_id
