@@ -311,3 +311,47 @@ def test_read_commands_do_not_import_heavy_modules(cli: Cli) -> None:
     )
     assert "HEAVY []" in proc.stderr, proc.stderr
     assert os.path.exists(cli.home)
+
+
+def test_log_follow_ends_with_the_task(cli: Cli, codex_env: CodexEnv) -> None:
+    work = codex_env.workdir()
+    task = cli.json("start", "-C", str(work), "[scenario:slow-exec] wait")
+    followed = cli.run("log", str(task["id"]), "--follow")
+    assert sc.SLOW_EXEC_DONE in followed.stdout
+    assert cli.task(task["id"])["state"] == "done"
+
+
+def test_attach_from_outside_attaches_a_client(
+    cli: Cli, codex_env: CodexEnv, server: libtmux.Server, tmp_path: Path
+) -> None:
+    work = codex_env.workdir()
+    task = cli.json("start", "--mode", "tui", "-C", str(work), "[scenario:complete] hi")
+    cli.wait_state(task["id"], "idle")
+    # A terminal to attach from: a pane of another tmux server.
+    outer = libtmux.Server(socket_name=f"{server.socket_name}-outer")
+    try:
+        env = {k: v for k, v in cli.env.items() if k not in ("TMUX", "TMUX_PANE")}
+        session = outer.new_session(session_name="outer", x=120, y=40)
+        pane = session.active_window.active_pane
+        assert pane is not None
+        command = f"{sys.executable} -m tmux_codex attach {task['id']}"
+        session.new_window(window_name="attach", window_shell=command, environment=env)
+
+        def client_on_task_window() -> bool:
+            out = server.cmd("list-clients", "-F", "#{window_id}").stdout
+            return task["window_id"] in out
+
+        wait_until(client_on_task_window, what="a client attached to the task's window")
+    finally:
+        outer.kill()
+
+
+def test_inside_server_reads_tmux_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tmux_codex.tasks import inside_server
+
+    monkeypatch.setenv("TMUX", "/tmp/tmux-0/default,123,0")
+    assert inside_server("") and not inside_server("other")
+    monkeypatch.setenv("TMUX", "/tmp/tmux-0/other,123,0")
+    assert inside_server("other")
+    monkeypatch.delenv("TMUX")
+    assert not inside_server("")
