@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 FAKE_CODEX = """#!/bin/sh
-printf '\\033]0;Fake task | project\\007'
+printf '\\033]0;Fake task | project\\007\\033]7501;state=done:app=codex\\033\\\\'
 printf '  >_ OpenAI Codex (v0.169.0)\\n\\n› %s\\n\\n• All done.\\n\\n  Worked for 1s\\n\\n' "$*"
 printf '› Ask Codex to do anything\\n\\n  mock-model default · project\\n'
 exec sleep 3600
@@ -46,9 +46,14 @@ def main() -> int:
             "TMUX_CODEX_CONFIG": str(root / "none.toml"),
             "TMUX_CODEX_CODEX": str(fake),
         }
-        for var in ("TMUX", "TMUX_PANE"):
+        # Time the CLI as users run it: with its bytecode cached.
+        for var in ("TMUX", "TMUX_PANE", "PYTHONDONTWRITEBYTECODE"):
             env.pop(var, None)
-        cmd = [sys.executable, "-m", "tmux_codex"]
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "tmux_codex"], check=True,
+                       cwd=Path(__file__).resolve().parent.parent)
+        # The console script, as users run it (``python -m`` adds runpy's cost).
+        script = Path(sys.executable).with_name("tmux-codex")
+        cmd = [str(script)] if script.exists() else [sys.executable, "-m", "tmux_codex"]
         try:
             for i in range(args.tasks):
                 subprocess.run(
@@ -80,7 +85,7 @@ def main() -> int:
             base = []
             for _ in range(args.runs):
                 start = time.perf_counter()
-                subprocess.run([sys.executable, "-c", "import click"], check=True)
+                subprocess.run([sys.executable, "-c", "import click"], env=env, check=True)
                 base.append((time.perf_counter() - start) * 1000)
         finally:
             subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)

@@ -143,7 +143,9 @@ def test_twenty_concurrent_starts(cli: Cli, codex_env: CodexEnv, server: libtmux
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         results = list(pool.map(start, range(20)))
-    assert [r.returncode for r in results] == [0] * 20, [r.stderr for r in results]
+    assert [r.returncode for r in results] == [0] * 20, [
+        (r.returncode, r.stdout, r.stderr) for r in results if r.returncode
+    ]
     ids = sorted(int(r.stdout) for r in results)
     assert len(set(ids)) == 20
     db = sqlite3.connect(cli.home / "tasks.db")

@@ -13,6 +13,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -265,6 +266,41 @@ class Store:
                 )
             return changed
 
+    def set_states(self, changes: list[StateChange], only_from: frozenset[str]) -> None:
+        """Apply several observed state changes in one transaction (see ``set_state``)."""
+        stamp = now()
+        with self.transaction() as db:
+            for change in changes:
+                row = db.execute(
+                    "SELECT state, reason FROM tasks WHERE id = ?", (change.task_id,)
+                ).fetchone()
+                if row is None or row["state"] not in only_from:
+                    continue
+                values = {
+                    **change.fields,
+                    "state": change.state,
+                    "reason": change.reason,
+                    "updated_at": stamp,
+                }
+                sets = ", ".join(f"{k} = ?" for k in values)
+                db.execute(
+                    f"UPDATE tasks SET {sets} WHERE id = ?", [*values.values(), change.task_id]
+                )
+                if (row["state"], row["reason"]) != (change.state, change.reason):
+                    db.execute(
+                        "INSERT INTO events (task_id, at, from_state, to_state, reason, detail, by)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            change.task_id,
+                            stamp,
+                            row["state"],
+                            change.state,
+                            change.reason,
+                            change.detail,
+                            change.by,
+                        ),
+                    )
+
     def delete(self, task_id: int) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM events WHERE task_id = ?", (task_id,))
@@ -307,6 +343,18 @@ class Store:
             )
             for r in self.db.execute(sql + " ORDER BY id", args)
         ]
+
+
+@dataclass
+class StateChange:
+    """An observed state of a task, to be written with ``Store.set_states``."""
+
+    task_id: int
+    state: str
+    reason: str | None = None
+    detail: str | None = None
+    by: str = "monitor"
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 class NameTaken(Exception):

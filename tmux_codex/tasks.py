@@ -11,15 +11,20 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tmux_codex.config import Config
 from tmux_codex.errors import NotPossible, TaskNotFound
 from tmux_codex.models import FINAL_STATES, LIVE_STATES, Task
-from tmux_codex.store import Store
+from tmux_codex.store import StateChange, Store
 from tmux_codex.tmux import PaneInfo, Tmux
+
+if TYPE_CHECKING:
+    from tmux_codex.classify import Verdict
 
 
 @dataclass
@@ -98,70 +103,79 @@ def _turn_began(task: Task) -> bool:
 
 
 def refresh(ctx: Context, tasks: list[Task]) -> list[Task]:
-    """Bring live tasks' states up to date from tmux; returns the tasks re-read."""
+    """Bring live tasks' states up to date from tmux; returns the tasks re-read.
+
+    One ``list-panes`` and one batched ``capture-pane`` per tmux server; the
+    changes are written in one transaction, and unchanged tasks not at all.
+    """
     live = [t for t in tasks if t.state in LIVE_STATES and t.window_id]
     if not live:
         return tasks
     from tmux_codex.classify import classify
 
     store = ctx.store
+    changes: list[StateChange] = []
     by_socket: dict[str, list[Task]] = {}
     for task in live:
         by_socket.setdefault(task.tmux_socket, []).append(task)
     for socket, group in by_socket.items():
         tmux = Tmux(socket)
-        panes = tmux.panes()
+        panes, screens = tmux.snapshot([t.pane_id for t in group if t.pane_id])
         to_capture: list[tuple[Task, PaneInfo]] = []
         for task in group:
             info = _pane_for(task, panes)
-            fresh = store.get(task.id)  # the shim may have just recorded the exit
-            if fresh is None or fresh.final:
-                continue
             if info is None:
-                store.set_state(
-                    task.id, "lost", detail="its tmux window is gone", only_from=LIVE_STATES
-                )
+                changes.append(StateChange(task.id, "lost", detail="its tmux window is gone"))
             elif info.dead:
-                code = fresh.exit_code if fresh.exit_code is not None else info.dead_status
-                if code is None:
-                    continue  # the shim is recording it right now
-                store.set_state(
-                    task.id,
-                    "done" if code == 0 else "failed",
-                    detail=f"codex exited with status {code}",
-                    only_from=LIVE_STATES,
-                    exit_code=code,
-                )
+                # The shim records the exit status; tmux's is the fallback.
+                fresh = store.get(task.id)
+                code = fresh.exit_code if fresh and fresh.exit_code is not None else None
+                code = info.dead_status if code is None else code
+                if code is not None:
+                    changes.append(
+                        StateChange(
+                            task.id,
+                            "done" if code == 0 else "failed",
+                            detail=f"codex exited with status {code}",
+                            fields={"exit_code": code},
+                        )
+                    )
             else:
                 to_capture.append((task, info))
-        screens = tmux.capture_many([info.pane_id for _, info in to_capture])
         for task, info in to_capture:
             screen = screens.get(info.pane_id)
             if screen is None:
                 continue
-            last_output = _iso_mtime(task.log_path) or task.last_output_at
-            if not screen.strip():
-                store.set_state(
-                    task.id, "starting", only_from=LIVE_STATES, last_output_at=last_output
-                )
-                continue
-            verdict = classify(screen, info.title, task.mode)
-            state = verdict.state
-            if state == "idle" and task.state == "starting" and not _turn_began(task):
-                state = "starting"  # the TUI is up but has not taken the prompt yet
-            if state == "working" and task.state == "stalled":
-                state = "stalled"  # only the monitor's clock ends a stall
-            store.set_state(
-                task.id,
-                state,
-                reason=verdict.reason,
-                detail=verdict.prompt_text or verdict.error,
-                only_from=LIVE_STATES,
-                prompt_text=verdict.prompt_text,
-                error=verdict.error,
-                last_output_at=last_output,
-            )
-    return [store.get(t.id) or t for t in tasks]
+            change = _observe(task, screen, info, classify)
+            if change is not None:
+                changes.append(change)
+    if changes:
+        store.set_states(changes, only_from=LIVE_STATES)
+        fresh_tasks = {t.id: t for t in store.tasks()}
+        return [fresh_tasks.get(t.id, t) for t in tasks]
+    return tasks
+
+
+def _observe(
+    task: Task, screen: str, info: PaneInfo, classify: Callable[..., Verdict]
+) -> StateChange | None:
+    """What a live pane's screen says of its task; None when nothing changed."""
+    last_output = _iso_mtime(task.log_path) or task.last_output_at
+    if not screen.strip():
+        state, reason, prompt, error = "starting", None, None, None
+    else:
+        verdict = classify(screen, info.title, task.mode)
+        state, reason = verdict.state, verdict.reason
+        prompt, error = verdict.prompt_text, verdict.error
+        if state == "idle" and task.state == "starting" and not _turn_began(task):
+            state = "starting"  # the TUI is up but has not taken the prompt yet
+        if state == "working" and task.state == "stalled":
+            state = "stalled"  # only the monitor's clock ends a stall
+    fields = {"prompt_text": prompt, "error": error, "last_output_at": last_output}
+    current = (task.state, task.reason, task.prompt_text, task.error, task.last_output_at)
+    if current == (state, reason, prompt, error, last_output):
+        return None
+    return StateChange(task.id, state, reason=reason, detail=prompt or error, fields=fields)
 
 
 def list_tasks(ctx: Context, include_final: bool = False, state: str | None = None) -> list[Task]:

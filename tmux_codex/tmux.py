@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +49,37 @@ class PaneInfo:
     title: str
 
 
+def _pane_info(line: str) -> PaneInfo | None:
+    parts = line.split(_SEP, 9)
+    if len(parts) != 10:
+        return None
+    session, window, pane, dead, status, pid, width, height, task, title = parts
+    return PaneInfo(
+        session=session,
+        window_id=window,
+        pane_id=pane,
+        dead=dead == "1",
+        dead_status=int(status) if status.lstrip("-").isdigit() else None,
+        pid=int(pid) if pid.isdigit() else 0,
+        width=int(width or 0),
+        height=int(height or 0),
+        task=task,
+        title=title,
+    )
+
+
+def _split_screens(lines: list[str], mark: str) -> dict[str, str]:
+    """Screens from output where each is preceded by ``MARK PANE_ID``."""
+    screens: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in lines:
+        if line.startswith(mark + " "):
+            current = screens.setdefault(line[len(mark) + 1 :], [])
+        elif current is not None:
+            current.append(line)
+    return {pane: "\n".join(body) for pane, body in screens.items()}
+
+
 class Tmux:
     """One tmux server: the default one, or ``tmux -L socket``."""
 
@@ -77,6 +107,8 @@ class Tmux:
     # -- the server -------------------------------------------------------
 
     def version(self) -> tuple[int, int]:
+        import shutil
+
         if shutil.which("tmux") is None:
             raise TmuxUnavailable(
                 "tmux is not installed; install tmux 3.2 or newer (e.g. apt-get install tmux)"
@@ -97,39 +129,42 @@ class Tmux:
 
     def panes(self) -> dict[str, PaneInfo]:
         """Every pane of the server, by window id; empty when no server runs."""
+        return self.snapshot([])[0]
+
+    def snapshot(self, pane_ids: list[str]) -> tuple[dict[str, PaneInfo], dict[str, str]]:
+        """Every pane (by window id) and the screens of ``pane_ids``, in one tmux call.
+
+        When one of ``pane_ids`` is gone the single call fails; then the panes
+        are listed and the screens captured on their own.
+        """
+        mark = f"==tmux-codex-capture-{os.urandom(8).hex()}=="
+        args = ["list-panes", "-a", "-F", _FORMAT]
+        for pane in pane_ids:
+            args += [";", "display-message", "-p", "-t", pane, f"{mark} {pane}"]
+            args += [";", "capture-pane", "-p", "-t", pane]
         try:
-            proc = subprocess.run(
-                [*self.base(), "list-panes", "-a", "-F", _FORMAT], capture_output=True, check=False
-            )
+            proc = subprocess.run([*self.base(), *args], capture_output=True, check=False)
         except FileNotFoundError:
-            return {}
+            return {}, {}
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace")
             if any(s in err for s in _NO_SERVER):
-                return {}
+                return {}, {}
+            if pane_ids:
+                panes = self.panes()
+                alive = {info.pane_id for info in panes.values()}
+                return panes, self.capture_many([p for p in pane_ids if p in alive])
             raise TmuxUnavailable(f"tmux list-panes failed: {err.strip()}")
+        lines = proc.stdout.decode(errors="replace").splitlines()
+        screens = _split_screens(lines, mark)
         found: dict[str, PaneInfo] = {}
-        for line in proc.stdout.decode(errors="replace").splitlines():
-            parts = line.split(_SEP, 9)
-            if len(parts) != 10:
-                continue
-            session, window, pane, dead, status, pid, width, height, task, title = parts
-            found.setdefault(
-                window,
-                PaneInfo(
-                    session=session,
-                    window_id=window,
-                    pane_id=pane,
-                    dead=dead == "1",
-                    dead_status=int(status) if status.lstrip("-").isdigit() else None,
-                    pid=int(pid) if pid.isdigit() else 0,
-                    width=int(width or 0),
-                    height=int(height or 0),
-                    task=task,
-                    title=title,
-                ),
-            )
-        return found
+        for line in lines:
+            if line.startswith(mark + " "):
+                break
+            info = _pane_info(line)
+            if info is not None:
+                found.setdefault(info.window_id, info)
+        return found, screens
 
     def capture(self, pane_id: str, join: bool = False) -> str:
         args = ["capture-pane", "-p", "-t", pane_id]
@@ -157,14 +192,7 @@ class Tmux:
                 except TmuxUnavailable:
                     continue
             return screens
-        screens_lines: dict[str, list[str]] = {}
-        current: list[str] | None = None
-        for line in lines:
-            if line.startswith(mark + " "):
-                current = screens_lines.setdefault(line[len(mark) + 1 :], [])
-            elif current is not None:
-                current.append(line)
-        return {pane: "\n".join(body) for pane, body in screens_lines.items()}
+        return _split_screens(lines, mark)
 
     # -- acting -----------------------------------------------------------
 
@@ -226,7 +254,9 @@ class Tmux:
                     )
                     window = made.windows[0]
                 except libtmux_exc.LibTmuxException as exc:
-                    if "duplicate session" not in str(exc):
+                    # Another tmux-codex made it a moment ago.
+                    raced = isinstance(exc, libtmux_exc.TmuxSessionExists)
+                    if not raced and "duplicate session" not in str(exc):
                         raise
                     existing = server.sessions.get(session_name=session, default=None)
             if window is None:
