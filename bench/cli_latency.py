@@ -49,8 +49,11 @@ def main() -> int:
         # Time the CLI as users run it: with its bytecode cached.
         for var in ("TMUX", "TMUX_PANE", "PYTHONDONTWRITEBYTECODE"):
             env.pop(var, None)
-        subprocess.run([sys.executable, "-m", "compileall", "-q", "tmux_codex"], check=True,
-                       cwd=Path(__file__).resolve().parent.parent)
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", "tmux_codex"],
+            check=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
         # The console script, as users run it (``python -m`` adds runpy's cost).
         script = Path(sys.executable).with_name("tmux-codex")
         cmd = [str(script)] if script.exists() else [sys.executable, "-m", "tmux_codex"]

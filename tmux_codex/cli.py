@@ -169,7 +169,8 @@ def show(task: str | None, as_json: bool) -> None:
         return
     for key, value in found.to_dict().items():
         if value is not None:
-            click.echo(f"{key + ':':18} {value}")
+            text = str(value).replace("\n", "\n" + " " * 19)
+            click.echo(f"{key + ':':18} {text}")
 
 
 @cli.command()
