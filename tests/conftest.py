@@ -119,6 +119,9 @@ class Cli:
     def json(self, *args: str) -> Any:
         return json.loads(self.run(*args, "--json").stdout)
 
+    def json_lines(self, *args: str) -> list[Any]:
+        return [json.loads(line) for line in self.run(*args).stdout.splitlines() if line]
+
     def task(self, ref: str | int) -> dict[str, Any]:
         found: dict[str, Any] = self.json("show", str(ref))
         return found

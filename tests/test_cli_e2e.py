@@ -357,3 +357,50 @@ def test_inside_server_reads_tmux_variable(monkeypatch: pytest.MonkeyPatch) -> N
     assert inside_server("other")
     monkeypatch.delenv("TMUX")
     assert not inside_server("")
+
+
+def test_wait_events_and_status(cli: Cli, codex_env: CodexEnv) -> None:
+    work = codex_env.workdir()
+    task = cli.json("start", "--mode", "tui", "-C", str(work), "[scenario:approval-exec] go")
+    ref = str(task["id"])
+    waited = cli.run("wait", ref, "--for", "waiting", "--timeout", "60")
+    assert waited.stdout.strip() == "waiting:approval"
+    # Already there: returns at once.
+    assert cli.run("wait", ref, "--for", "waiting,idle", "--timeout", "0").returncode == 0
+    timed_out = cli.run("wait", ref, "--for", "done", "--timeout", "0.5", check=False)
+    assert timed_out.returncode == 1
+    assert "is waiting:approval, not done, after 0.5s" in _one_line(timed_out)
+    assert cli.run("status", "--format", "tmux").stdout.strip() == "codex: 1!"
+    assert cli.json_lines("status", "--format", "json") == [{"waiting": 1}]
+    cli.run("send", ref, "y")
+    assert cli.run("wait", ref, "--for", "idle").stdout.strip() == "idle"
+    lines = cli.json_lines("events", "--task", ref, "--json")
+    changes = [(e["from"], e["to"], e["reason"], e["by"]) for e in lines]
+    assert ("waiting", "waiting", "approval", "user") in changes  # the keystroke, audited
+    assert changes[-1][1:] == ("idle", None, "monitor")
+    assert {"task", "at", "from", "to", "reason", "detail", "by"} <= set(lines[0])
+    assert any(e["to"] == "waiting" and sc.APPROVAL_EXEC_CMD in e["detail"] for e in lines)
+    cli.run("kill", ref)
+    ended = cli.run("wait", ref, "--for", "done", "--timeout", "30", check=False)
+    assert ended.returncode == 1 and "is killed, not done" in ended.stderr
+
+
+def test_wait_bad_state_is_bad_input(cli: Cli) -> None:
+    proc = cli.run("wait", "1", "--for", "sleeping", check=False)
+    assert proc.returncode == 2 and "unknown state 'sleeping'" in _one_line(proc)
+
+
+def test_tmux_conf_example_loads(tmp_path: Path) -> None:
+    conf = Path(__file__).resolve().parent.parent / "tmux.conf.example"
+    socket = f"tcx-conf-{os.getpid()}"
+    server = libtmux.Server(socket_name=socket, config_file=str(conf))
+    try:
+        server.new_session(session_name="conf")
+        keys = "\n".join(server.cmd("list-keys").stdout)
+        for key in ("C", "L", "Y", "N"):
+            assert f"prefix       {key} " in keys, key
+        assert "tmux-codex status --format tmux" in "\n".join(
+            server.cmd("show-options", "-g", "status-right").stdout
+        )
+    finally:
+        server.kill()

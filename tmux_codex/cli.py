@@ -230,6 +230,105 @@ def screen(task: str | None) -> None:
         click.echo(screen_text(ctx, task))
 
 
+@cli.command("wait")
+@click.argument("task", required=False)
+@click.option(
+    "--for",
+    "for_states",
+    default="waiting,idle,done,failed,killed,lost",
+    show_default=True,
+    help="States to wait for (comma-separated).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    help="Seconds to wait at most.",
+)
+def wait_cmd(task: str | None, for_states: str, timeout: float) -> None:
+    """Wait until a task is in one of the given states (exit 1 on timeout)."""
+    from tmux_codex.errors import NotPossible
+    from tmux_codex.tasks import wait
+
+    states = frozenset(s.strip() for s in for_states.split(",") if s.strip())
+    unknown = sorted(states - set(STATES))
+    if unknown or not states:
+        raise BadInput(
+            f"unknown state {unknown[0]!r}; states: {', '.join(STATES)}"
+            if unknown
+            else "--for needs at least one state"
+        )
+    with context() as ctx:
+        found, reached = wait(ctx, task, states, timeout)
+    if not reached:
+        raise NotPossible(
+            f"task {found.id} ({found.name}) is {_state_label(found)}, not "
+            f"{' or '.join(sorted(states))}" + ("" if found.final else f", after {timeout:g}s")
+        )
+    click.echo(_state_label(found))
+
+
+@cli.command()
+@click.option("--task", "task_ref", help="Only this task's events.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def events(task_ref: str | None, follow: bool, as_json: bool) -> None:
+    """Print state changes (and who made them)."""
+    import time
+
+    from tmux_codex.tasks import refresh, resolve
+
+    with context() as ctx:
+        task_id = resolve(ctx, task_ref).id if task_ref else None
+        last = 0
+        while True:
+            for event in ctx.store.events(task_id, after=last):
+                last = event.id
+                if as_json:
+                    _print_json(event.to_dict())
+                else:
+                    state = f"{event.to_state}:{event.reason}" if event.reason else event.to_state
+                    detail = (event.detail or "").split("\n")[0]
+                    click.echo(
+                        f"{event.at}  {event.task:>4}  {event.from_state or '-'} -> "
+                        f"{state}  by {event.by}  {detail}".rstrip()
+                    )
+            if not follow:
+                return
+            # With no monitor running yet, looking is what records changes.
+            live = [
+                t
+                for t in ctx.store.tasks(include_final=False)
+                if task_id is None or t.id == task_id
+            ]
+            refresh(ctx, live)
+            time.sleep(1.0)
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "tmux", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, tmux for status-right, json.",
+)
+def status(fmt: str) -> None:
+    """Counts of tasks per state, from the store (fast; for status lines)."""
+    from tmux_codex.tasks import status_counts, status_line
+
+    with context() as ctx:
+        counts = status_counts(ctx)
+    if fmt == "json":
+        _print_json(counts)
+    elif fmt == "tmux":
+        click.echo(status_line(counts))
+    else:
+        click.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no tasks")
+
+
 # -- acting ---------------------------------------------------------------------
 
 

@@ -239,12 +239,15 @@ class Store:
         detail: str | None = None,
         by: str = "monitor",
         only_from: frozenset[str] | None = None,
+        audit: bool = False,
         **fields: Any,
     ) -> bool:
         """Move a task to ``state``, recording an event when state or reason changes.
 
         With ``only_from``, nothing happens unless the task is in one of those
-        states (checked inside the transaction). Returns whether it changed.
+        states (checked inside the transaction). With ``audit`` the event is
+        recorded even when nothing changed (a keystroke is always on record).
+        Returns whether it changed.
         """
         stamp = now()
         with self.transaction() as db:
@@ -258,7 +261,7 @@ class Store:
             sets = ", ".join(f"{k} = ?" for k in values)
             db.execute(f"UPDATE tasks SET {sets} WHERE id = ?", [*values.values(), task_id])
             changed = (old_state, old_reason) != (state, reason)
-            if changed:
+            if changed or audit:
                 db.execute(
                     "INSERT INTO events (task_id, at, from_state, to_state, reason, detail, by) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",

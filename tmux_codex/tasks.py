@@ -193,6 +193,56 @@ def show(ctx: Context, ref: str | None) -> Task:
     return refresh(ctx, [task])[0]
 
 
+def wait(
+    ctx: Context, ref: str | None, states: frozenset[str], timeout: float, interval: float = 0.5
+) -> tuple[Task, bool]:
+    """Wait until the task is in one of ``states``: the task, and whether it got there.
+
+    Each look refreshes the task from tmux, so it works with no monitor. A
+    task that ended in another state will not get there: that returns at once.
+    """
+    task = resolve(ctx, ref)
+    deadline = time.monotonic() + timeout
+    while True:
+        task = refresh(ctx, [task])[0]
+        if task.state in states:
+            return task, True
+        if task.final or time.monotonic() >= deadline:
+            return task, False
+        time.sleep(min(interval, max(deadline - time.monotonic(), 0.0)))
+
+
+#: Status-line markers per state, in the order they are shown.
+STATUS_MARKS = (
+    ("waiting", "!"),
+    ("stalled", "~"),
+    ("working", "⚙"),
+    ("starting", "⚙"),
+    ("idle", "·"),
+    ("failed", "✗"),
+    ("lost", "?"),
+)
+
+
+def status_counts(ctx: Context) -> dict[str, int]:
+    """Tasks per state, from the store alone (no tmux calls): cheap enough for a status line."""
+    counts: dict[str, int] = {}
+    for task in ctx.store.tasks():
+        counts[task.state] = counts.get(task.state, 0) + 1
+    return counts
+
+
+def status_line(counts: dict[str, int]) -> str:
+    """A short ``status-right`` segment, e.g. ``codex: 1! 3⚙``; empty with no tasks to show."""
+    merged: dict[str, int] = {}
+    for state, mark in STATUS_MARKS:
+        if counts.get(state):
+            merged[mark] = merged.get(mark, 0) + counts[state]
+    if not merged:
+        return ""
+    return "codex: " + " ".join(f"{n}{mark}" for mark, n in merged.items())
+
+
 # -- reading output -------------------------------------------------------------
 
 
@@ -238,7 +288,12 @@ def keys(ctx: Context, ref: str | None, key_names: list[str]) -> Task:
     assert task.pane_id is not None
     Tmux(task.tmux_socket).send_keys(task.pane_id, *key_names)
     ctx.store.set_state(
-        task.id, task.state, reason=task.reason, by="user", detail=f"keys: {' '.join(key_names)}"
+        task.id,
+        task.state,
+        reason=task.reason,
+        by="user",
+        detail=f"keys: {' '.join(key_names)}",
+        audit=True,
     )
     return task
 
@@ -275,6 +330,7 @@ def send(
             reason=task.reason,
             by="user",
             detail=f"sent {text!r}" + (" + Enter" if enter else ""),
+            audit=True,
         )
         return task
     before = composer_line(tmux.capture(pane))
@@ -294,6 +350,7 @@ def send(
         by="user",
         detail=f"sent a message ({len(text)} chars)",
         only_from=LIVE_STATES,
+        audit=True,
     )
     return task
 
