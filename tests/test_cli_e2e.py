@@ -404,3 +404,96 @@ def test_tmux_conf_example_loads(tmp_path: Path) -> None:
         )
     finally:
         server.kill()
+
+
+# -- regressions from review ---------------------------------------------------------
+
+
+def test_high_pane_ids_are_captured(
+    cli: Cli, codex_env: CodexEnv, session: libtmux.Session
+) -> None:
+    for i in range(12):  # the task's pane gets an id like %12: not a format directive
+        session.new_window(window_name=f"other{i}", window_shell="sleep 600")
+    work = codex_env.workdir()
+    task = cli.json("start", "--mode", "tui", "-C", str(work), "[scenario:complete] hi")
+    assert int(task["pane_id"][1:]) >= 10
+    cli.wait_state(task["id"], "idle")
+
+
+def test_reused_window_id_is_not_the_task(
+    cli: Cli, codex_env: CodexEnv, server: libtmux.Server
+) -> None:
+    work = codex_env.workdir()
+    task = cli.json("start", "-C", str(work), "-n", "old", "[scenario:complete] hi")
+    cli.wait_state("old", "done")
+    done2 = cli.json(
+        "start", "--mode", "tui", "-C", str(work), "-n", "alive", "[scenario:hang-headers] x"
+    )
+    cli.wait_state("alive", "working")
+    # tmux restarts; a window of the user's takes the same id as the tasks' did.
+    server.kill()
+    cli.wait_state("alive", "lost")
+    mine = libtmux.Server(socket_name=server.socket_name).new_session(
+        session_name="mine", window_command="sleep 600"
+    )
+    mine_window = mine.active_window.window_id
+    assert mine_window in (task["window_id"], done2["window_id"])
+    assert cli.run("kill", "alive", check=False).returncode == 1
+    cli.run("rm", "old")
+    cli.run("rm", "alive")
+    assert mine_window in server.cmd("list-windows", "-a", "-F", "#{window_id}").stdout
+
+
+def test_default_task_only_from_own_server(cli: Cli, codex_env: CodexEnv) -> None:
+    task = cli.json("start", "-C", str(codex_env.workdir()), "[scenario:complete] hi")
+    proc = cli.run(
+        "show", check=False, env={"TMUX": "/tmp/tmux-0/default,1,0", "TMUX_PANE": task["pane_id"]}
+    )
+    assert proc.returncode == 1 and "name a task" in _one_line(proc)
+
+
+def test_shared_state_dir_is_refused_and_left_alone(cli: Cli, tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    proc = cli.run("list", check=False, env={"TMUX_CODEX_HOME": str(shared)})
+    assert proc.returncode == 1 and "is shared" in _one_line(proc)
+    assert shared.stat().st_mode & 0o7777 == 0o1777
+    assert list(shared.iterdir()) == []
+    proc = cli.run("list", check=False, env={"TMUX_CODEX_HOME": "/proc/nope/x"})
+    assert proc.returncode == 1 and "cannot use state directory" in _one_line(proc)
+
+
+def test_send_at_approval_takes_one_answer_key(
+    cli: Cli, codex_env: CodexEnv, fake_model: FakeModelServer
+) -> None:
+    work = codex_env.workdir()
+    task = cli.json("start", "--mode", "tui", "-C", str(work), "[scenario:approval-exec] go")
+    cli.wait_state(task["id"], "waiting")
+    proc = cli.run("send", str(task["id"]), "yes", check=False)
+    assert proc.returncode == 2 and "send one of y, n, p, a" in _one_line(proc)
+    assert cli.task(task["id"])["state"] == "waiting"
+    assert not (work / "approval-exec.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["start", "--", "-"], "use --prompt-file -"),
+        (["start", "-n", "", "hi"], "invalid task name"),
+        (["start", "-n", "6", "hi"], "invalid task name"),
+        (["start", "-n", "@x", "hi"], "invalid task name"),
+    ],
+)
+def test_more_bad_input(cli: Cli, server: libtmux.Server, args: list[str], message: str) -> None:
+    proc = cli.run(*args, check=False)
+    assert proc.returncode == 2 and message in _one_line(proc)
+    _nothing_changed(cli, server)
+
+
+def test_prompt_file_not_utf8(cli: Cli, server: libtmux.Server, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xff\xfe not utf-8")
+    proc = cli.run("start", "--prompt-file", str(bad), check=False)
+    assert proc.returncode == 2 and "not UTF-8" in _one_line(proc)
+    _nothing_changed(cli, server)

@@ -44,6 +44,8 @@ def test_values_are_read_and_converted(tmp_path: Path) -> None:
         ('[policy]\ndeny_commands = ["("]\n', "is not a valid regex"),
         ("[policy]\nmax_resumes = -1\n", "max_resumes must be a whole number"),
         ("codex = 3\n", "codex must be a table"),
+        ("[monitor]\nstall_after = nan\n", "[monitor] stall_after must be a finite duration"),
+        ('[tmux]\nsession = ""\n', "[tmux] session must be a tmux session name"),
     ],
 )
 def test_errors_name_file_and_key(tmp_path: Path, text: str, message: str) -> None:

@@ -115,7 +115,10 @@ def start(
 
     if prompt is not None and prompt_file is not None:
         raise BadInput("give the prompt as an argument or with --prompt-file, not both")
-    text = prompt_file.read() if prompt_file is not None else (prompt or "")
+    try:
+        text = prompt_file.read() if prompt_file is not None else (prompt or "")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"the prompt file is not UTF-8 text: {exc}") from None
     with context() as ctx:
         req = StartRequest(
             prompt=text, workdir=workdir, name=name, mode=mode, codex_args=codex_args

@@ -8,6 +8,7 @@ defaults, so the documentation can be generated from them.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -80,8 +81,8 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError('a duration like "5m", "30s" or a number of seconds')
     if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError("a duration must not be negative")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError("a finite duration, 0 or more")
         return float(value)
     if isinstance(value, str):
         match = _DURATION_RE.match(value)
@@ -117,6 +118,10 @@ def _convert(section: str, key: str, default: object, value: object) -> object:
         return tuple(value)
     if not isinstance(value, str):
         raise ValueError(f"{where} must be a string")
+    if (section, key) == ("tmux", "session") and (
+        not value or any(c in value for c in ":.") or value.isspace()
+    ):
+        raise ValueError(f"{where} must be a tmux session name: not empty, without : or .")
     choices = _CHOICES.get((section, key))
     if choices and value not in choices:
         raise ValueError(f"{where} must be one of {', '.join(choices)}")

@@ -18,7 +18,7 @@ from tmux_codex.errors import BadInput, CodexNotFound, TmuxCodexError
 from tmux_codex.models import MODES, Task
 from tmux_codex.paths import ensure_dir, env_path, logs_dir
 from tmux_codex.store import NameTaken, Store
-from tmux_codex.tmux import Tmux
+from tmux_codex.tmux import TASK_OPTION, Tmux
 
 #: Linux refuses a single argument longer than this (MAX_ARG_STRLEN).
 MAX_PROMPT_BYTES = 131_072 - 1
@@ -146,6 +146,18 @@ def validate(req: StartRequest, config: Config) -> tuple[str, str]:
         raise BadInput(f"the prompt is longer than {MAX_PROMPT_BYTES} bytes")
     if "\0" in req.prompt:
         raise BadInput("the prompt contains a NUL byte, which no program can be given")
+    if req.prompt == "-":
+        raise BadInput("a prompt of '-' makes codex read standard input: use --prompt-file -")
+    if req.name is not None and (
+        not req.name.strip()
+        or req.name.isdigit()
+        or req.name[0] in "@%$-"
+        or any(c in req.name for c in ":.\n\t")
+    ):
+        raise BadInput(
+            f"invalid task name {req.name!r}: not empty, not all digits (ids are), not "
+            "starting with @ % $ -, and without : . or whitespace other than spaces"
+        )
     workdir = Path(req.workdir).expanduser()
     if not workdir.is_dir():
         raise BadInput(f"workdir {req.workdir!r} does not exist or is not a directory")
@@ -177,6 +189,7 @@ def start(store: Store, config: Config, req: StartRequest, socket: str) -> Task:
     except NameTaken:
         raise BadInput(f"a task named {req.name!r} exists; choose another --name") from None
     log = Path(task.log_path)
+    window_id = ""
     try:
         argv = codex_argv(
             codex, mode, config, req.codex_args, notify_arg(home, task.id), workdir, req.prompt
@@ -187,7 +200,11 @@ def start(store: Store, config: Config, req: StartRequest, socket: str) -> Task:
         write_environment(home, task.id)
         shim = shlex.join([sys.executable, "-m", "tmux_codex.shim", str(home), str(task.id)])
         window_id, pane_id = tmux.new_window(config.tmux.session, task.name, shim, workdir)
+        # Before the window is on record: only a window carrying this id is the task's.
+        tmux.set_window_option(window_id, TASK_OPTION, str(task.id))
     except BaseException as exc:
+        if window_id:
+            tmux.kill_window(window_id)
         store.delete(task.id)
         log.unlink(missing_ok=True)
         env_path(home, task.id).unlink(missing_ok=True)

@@ -57,6 +57,7 @@ class Task:
     tmux_session: str = "codex"
     width: int = 0
     height: int = 0
+    shim_pid: int | None = None
 
     @property
     def final(self) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from pathlib import Path
 
 
@@ -28,11 +30,27 @@ def config_path() -> Path:
 
 
 def ensure_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) private to the user: mode 0700."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o700)
+    """Create ``path`` (and parents) private to the user (0700), or check an existing one.
+
+    An existing directory is never changed: one that another user owns, or that
+    others may write to, is refused with ``UnsafeDirectory``.
+    """
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(parents=True, mode=0o700)
+    info = path.stat()
+
+    if not stat.S_ISDIR(info.st_mode):
+        raise UnsafeDirectory(f"{path} is not a directory")
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise UnsafeDirectory(
+            f"{path} is shared (owner uid {info.st_uid}, mode {info.st_mode & 0o7777:o}): "
+            "tmux-codex keeps logs and its store only in a private directory"
+        )
     return path
+
+
+class UnsafeDirectory(Exception):
+    """A state directory that is not private to the user."""
 
 
 def db_path(home: Path) -> Path:

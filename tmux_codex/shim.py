@@ -98,18 +98,26 @@ def run(home: Path, task_id: int) -> int:
         if task is None:
             print(f"tmux-codex shim: no task {task_id} in {home}", file=sys.stderr)
             return 1
+        env = _environment(home, task_id)
         _prepare_pane(task_id, task.log_path)
+        store.update(task_id, shim_pid=os.getpid())
         hung_up = False
+        pending: list[int] = []
+        child: subprocess.Popen[bytes] | None = None
 
         def forward(signum: int, frame: FrameType | None) -> None:
             nonlocal hung_up
             if signum == signal.SIGHUP:
                 hung_up = True
+            if child is None:
+                pending.append(signum)  # Codex is not running yet
+                return
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(child.pid, signum)
 
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, forward)
         stdin = subprocess.DEVNULL if task.mode == "exec" else None
-        env = _environment(home, task_id)
         try:
             child = subprocess.Popen(
                 task.argv, cwd=task.workdir, stdin=stdin, env=env, preexec_fn=_foreground
@@ -128,8 +136,9 @@ def run(home: Path, task_id: int) -> int:
         # Codex has the terminal; keys meant for it must not end the shim.
         for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP):
             signal.signal(sig, signal.SIG_IGN)
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, forward)
+        for signum in pending:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signum)
         code = child.wait()
         exit_code = code if code >= 0 else 128 - code
         if hung_up:

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tmux_codex.errors import TmuxCodexError
 from tmux_codex.models import Event, Task, now
-from tmux_codex.paths import db_path, ensure_dir, logs_dir
+from tmux_codex.paths import UnsafeDirectory, db_path, ensure_dir, logs_dir
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -49,7 +50,8 @@ MIGRATIONS: tuple[str, ...] = (
         tmux_socket TEXT NOT NULL DEFAULT '',
         tmux_session TEXT NOT NULL DEFAULT 'codex',
         width INTEGER NOT NULL DEFAULT 0,
-        height INTEGER NOT NULL DEFAULT 0
+        height INTEGER NOT NULL DEFAULT 0,
+        shim_pid INTEGER
     );
     CREATE TABLE events (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -90,6 +92,7 @@ _TASK_COLUMNS = (
     "tmux_session",
     "width",
     "height",
+    "shim_pid",
 )
 _UPDATABLE = frozenset(_TASK_COLUMNS) - {"id", "created_at"}
 
@@ -105,13 +108,18 @@ class Store:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        ensure_dir(home)
-        ensure_dir(logs_dir(home))
         path = db_path(home)
-        if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-            os.close(fd)
-        self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        try:
+            ensure_dir(home)
+            ensure_dir(logs_dir(home))
+            if not path.exists():
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+                os.close(fd)
+            self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except (OSError, sqlite3.Error, UnsafeDirectory) as exc:
+            raise StateDirError(
+                f"cannot use state directory {home} (TMUX_CODEX_HOME): {exc}"
+            ) from None
         self.db.row_factory = sqlite3.Row
         self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -304,6 +312,18 @@ class Store:
                         ),
                     )
 
+    def audit(self, task_id: int, detail: str, by: str = "user") -> None:
+        """Record an action on a task (a keystroke) without changing its state."""
+        with self.transaction() as db:
+            row = db.execute("SELECT state, reason FROM tasks WHERE id = ?", (task_id,)).fetchone()
+            if row is None:
+                return
+            db.execute(
+                "INSERT INTO events (task_id, at, from_state, to_state, reason, detail, by) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (task_id, now(), row["state"], row["state"], row["reason"], detail, by),
+            )
+
     def delete(self, task_id: int) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM events WHERE task_id = ?", (task_id,))
@@ -358,6 +378,10 @@ class StateChange:
     detail: str | None = None
     by: str = "monitor"
     fields: dict[str, Any] = field(default_factory=dict)
+
+
+class StateDirError(TmuxCodexError):
+    """The state directory cannot be used."""
 
 
 class NameTaken(Exception):

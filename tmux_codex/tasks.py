@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tmux_codex.config import Config
-from tmux_codex.errors import NotPossible, TaskNotFound
+from tmux_codex.errors import BadInput, NotPossible, TaskNotFound
 from tmux_codex.models import FINAL_STATES, LIVE_STATES, Task
+from tmux_codex.paths import env_path
 from tmux_codex.store import StateChange, Store
 from tmux_codex.tmux import PaneInfo, Tmux
 
@@ -48,8 +49,10 @@ def resolve(ctx: Context, ref: str | None) -> Task:
     store = ctx.store
     if ref is None or ref == "":
         pane = os.environ.get("TMUX_PANE")
-        if not pane or not os.environ.get("TMUX"):
-            raise TaskNotFound("no TASK given and not inside tmux: name a task id or name")
+        if not pane or not inside_server(ctx.socket):
+            raise TaskNotFound(
+                "no TASK given and not in a pane of tmux-codex's tmux server: name a task"
+            )
         try:
             window, task_id = ctx.tmux.window_of_pane(pane)
         except Exception:  # the pane may be on another server
@@ -84,10 +87,28 @@ def _iso_mtime(path: str) -> str | None:
 
 
 def _pane_for(task: Task, panes: dict[str, PaneInfo]) -> PaneInfo | None:
+    """The task's pane: its window must carry the task's id (window ids are reused)."""
     info = panes.get(task.window_id or "")
-    if info is None or info.task not in ("", str(task.id)):
+    if info is None or info.task != str(task.id):
         return None
     return info
+
+
+def _shim_alive(pid: int | None) -> bool:
+    """Whether the task's shim still runs (then it will record how Codex ended)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"tmux_codex.shim" in fh.read()
+    except OSError:
+        return True  # no /proc here: the pid exists, trust it
 
 
 #: Codex's private state escape; its first appearance means a turn began.
@@ -125,6 +146,8 @@ def refresh(ctx: Context, tasks: list[Task]) -> list[Task]:
         for task in group:
             info = _pane_for(task, panes)
             if info is None:
+                if _shim_alive(task.shim_pid):
+                    continue  # tmux is out of reach from here, or the shim is finishing
                 changes.append(StateChange(task.id, "lost", detail="its tmux window is gone"))
             elif info.dead:
                 # The shim records the exit status; tmux's is the fallback.
@@ -151,6 +174,9 @@ def refresh(ctx: Context, tasks: list[Task]) -> list[Task]:
                 changes.append(change)
     if changes:
         store.set_states(changes, only_from=LIVE_STATES)
+        for change in changes:
+            if change.state in FINAL_STATES:
+                env_path(store.home, change.task_id).unlink(missing_ok=True)
         fresh_tasks = {t.id: t for t in store.tasks()}
         return [fresh_tasks.get(t.id, t) for t in tasks]
     return tasks
@@ -287,19 +313,12 @@ def keys(ctx: Context, ref: str | None, key_names: list[str]) -> Task:
     task = _live_process(ctx, resolve(ctx, ref))
     assert task.pane_id is not None
     Tmux(task.tmux_socket).send_keys(task.pane_id, *key_names)
-    ctx.store.set_state(
-        task.id,
-        task.state,
-        reason=task.reason,
-        by="user",
-        detail=f"keys: {' '.join(key_names)}",
-        audit=True,
-    )
+    ctx.store.audit(task.id, f"keys: {' '.join(key_names)}")
     return task
 
 
-#: Keys that answer a prompt on their own (no Enter after them).
-_ANSWER_KEYS = frozenset("ynpa123456789")
+#: Prompts answered by one key, with no Enter after it (see CODEX.md).
+_ONE_KEY_PROMPTS = {"approval": "ynpa", "edit": "ynpa"}
 
 
 def send(
@@ -307,8 +326,9 @@ def send(
 ) -> Task:
     """Send text: typed as keys at a prompt, pasted into Codex's composer otherwise.
 
-    Into the composer the text goes by bracketed paste, then Enter; the call
-    waits until the composer has emptied, and fails if it does not.
+    At an approval or edit prompt the text must be one answer key (``y``,
+    ``p``/``a``, ``n``). Into the composer the text goes by bracketed paste,
+    then Enter; the call checks that the text left the composer.
     """
     from tmux_codex.composer import composer_line
 
@@ -320,26 +340,35 @@ def send(
     if task.mode == "exec":
         raise NotPossible(f"task {task.id} runs 'codex exec', which reads no input")
     if task.state == "waiting" or text == "":
+        one_key = _ONE_KEY_PROMPTS.get(task.reason or "") if task.state == "waiting" else None
+        if one_key is not None and text and (len(text) != 1 or text.lower() not in one_key):
+            raise BadInput(
+                f"task {task.id} waits at an {task.reason} prompt: send one of "
+                f"{', '.join(one_key)} (or 'tmux-codex keys {task.id} Escape' to refuse)"
+            )
         if text:
             tmux.send_keys(pane, text, literal=True)
-        if enter and not (task.state == "waiting" and text.lower() in _ANSWER_KEYS):
+        press_enter = enter and one_key is None
+        if press_enter:
             tmux.send_keys(pane, "Enter")
-        store.set_state(
-            task.id,
-            task.state,
-            reason=task.reason,
-            by="user",
-            detail=f"sent {text!r}" + (" + Enter" if enter else ""),
-            audit=True,
-        )
+        store.audit(task.id, f"sent {text!r}" + (" + Enter" if press_enter else ""))
         return task
+    buffer = f"tmux-codex-{task.id}-{os.getpid()}"
     before = composer_line(tmux.capture(pane))
-    tmux.paste(pane, text, buffer=f"tmux-codex-{task.id}-{os.getpid()}")
+    tmux.paste(pane, text, buffer=buffer)
+    if not _wait(lambda: composer_line(tmux.capture(pane)) != before, timeout):
+        store.audit(task.id, f"pasted a message ({len(text)} chars); it did not show")
+        raise NotPossible(
+            f"the text was pasted into task {task.id} but never showed in its composer; "
+            f"see 'tmux-codex screen {task.id}'"
+        )
     if not enter:
+        store.audit(task.id, f"pasted a message ({len(text)} chars), no Enter")
         return task
-    _wait(lambda: composer_line(tmux.capture(pane)) != before, timeout)
+    pasted = composer_line(tmux.capture(pane))
     tmux.send_keys(pane, "Enter")
-    if not _wait(lambda: composer_line(tmux.capture(pane)) == before, timeout):
+    if not _wait(lambda: composer_line(tmux.capture(pane)) != pasted, timeout):
+        store.audit(task.id, f"pasted a message ({len(text)} chars) + Enter; not submitted")
         raise NotPossible(
             f"the text was typed into task {task.id}'s composer but not submitted; "
             f"see 'tmux-codex screen {task.id}'"
@@ -372,9 +401,9 @@ def kill(ctx: Context, ref: str | None, timeout: float = 10.0) -> Task:
     ctx.store.set_state(
         task.id, "killed", by="user", detail="killed by tmux-codex kill", only_from=LIVE_STATES
     )
-    info = tmux.panes().get(task.window_id or "")
+    info = _pane_for(task, tmux.panes())
     if info is not None and not info.dead and info.pid:
-        with contextlib.suppress(ProcessLookupError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(info.pid, signal.SIGTERM)
 
         def dead() -> bool:
@@ -401,6 +430,7 @@ def remove(ctx: Context, ref: str | None, purge: bool = False) -> Task:
         if info is not None:
             Tmux(task.tmux_socket).kill_window(task.window_id)
     ctx.store.delete(task.id)
+    env_path(ctx.store.home, task.id).unlink(missing_ok=True)
     if purge:
         Path(task.log_path).unlink(missing_ok=True)
     return task

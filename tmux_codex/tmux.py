@@ -140,7 +140,7 @@ class Tmux:
         mark = f"==tmux-codex-capture-{os.urandom(8).hex()}=="
         args = ["list-panes", "-a", "-F", _FORMAT]
         for pane in pane_ids:
-            args += [";", "display-message", "-p", "-t", pane, f"{mark} {pane}"]
+            args += [";", "display-message", "-p", "-t", pane, f"{mark} #{{pane_id}}"]
             args += [";", "capture-pane", "-p", "-t", pane]
         try:
             proc = subprocess.run([*self.base(), *args], capture_output=True, check=False)
@@ -176,11 +176,12 @@ class Tmux:
         """Screens of several panes in one tmux call (one per pane as a fallback)."""
         if not pane_ids:
             return {}
-        # Each screen is preceded by a marker line no screen can contain.
+        # Each screen is preceded by a marker line no screen can contain. The
+        # pane id comes from a format: a literal "%4" would be read as one.
         mark = f"==tmux-codex-capture-{os.urandom(8).hex()}=="
         args: list[str] = []
         for pane in pane_ids:
-            args += ["display-message", "-p", "-t", pane, f"{mark} {pane}", ";"]
+            args += ["display-message", "-p", "-t", pane, f"{mark} #{{pane_id}}", ";"]
             args += ["capture-pane", "-p", "-t", pane, ";"]
         try:
             lines = self.run(*args[:-1])
@@ -206,6 +207,9 @@ class Tmux:
         """Paste ``text`` into the pane as a bracketed paste, byte-exact."""
         self.run("load-buffer", "-b", buffer, "-", input=text.encode())
         self.run("paste-buffer", "-p", "-d", "-b", buffer, "-t", pane_id)
+
+    def set_window_option(self, window_id: str, name: str, value: str) -> None:
+        self.run("set-option", "-w", "-t", window_id, name, value)
 
     def kill_window(self, window_id: str) -> None:
         self.run("kill-window", "-t", window_id, check=False)
