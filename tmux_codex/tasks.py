@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -111,16 +112,22 @@ def _shim_alive(pid: int | None) -> bool:
         return True  # no /proc here: the pid exists, trust it
 
 
-#: Codex's private state escape; its first appearance means a turn began.
-_STATE_ESCAPE = b"\x1b]7501;state="
+#: Codex's private state escape (see CODEX.md): the last one says where its turn is.
+_STATE_ESCAPE = re.compile(rb"\x1b\]7501;state=([^\x07\x1b]*)")
+#: How much of a log's end is read for it.
+_STATE_TAIL = 65536
 
 
-def _turn_began(task: Task) -> bool:
+def _codex_state(task: Task) -> str | None:
+    """The last state Codex announced in the task's log (``working:app=codex``, …)."""
     try:
         with open(task.log_path, "rb") as fh:
-            return _STATE_ESCAPE in fh.read()
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(fh.tell() - _STATE_TAIL, 0))
+            found = _STATE_ESCAPE.findall(fh.read())
     except OSError:
-        return False
+        return None
+    return found[-1].decode(errors="replace") if found else None
 
 
 def refresh(ctx: Context, tasks: list[Task]) -> list[Task]:
@@ -193,8 +200,14 @@ def _observe(
         verdict = classify(screen, info.title, task.mode)
         state, reason = verdict.state, verdict.reason
         prompt, error = verdict.prompt_text, verdict.error
-        if state == "idle" and task.state == "starting" and not _turn_began(task):
-            state = "starting"  # the TUI is up but has not taken the prompt yet
+        if state == "idle" and task.mode == "tui":
+            announced = _codex_state(task)
+            if announced is None and task.state == "starting":
+                state = "starting"  # the TUI is up but has not taken the prompt yet
+            elif announced is not None and announced.startswith("working"):
+                # Between two steps of a turn (a tool call drawn, its prompt not
+                # yet) the screen looks idle; Codex itself says it is working.
+                state = "working"
         if state == "working" and task.state == "stalled":
             state = "stalled"  # only the monitor's clock ends a stall
     fields = {"prompt_text": prompt, "error": error, "last_output_at": last_output}
