@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import libtmux
+from libtmux.test.retry import retry_until
 
 from tmux_codex.codex import CODEX_VERSION
 from tmux_codex.sim.home import API_KEY_ENV, write_codex_home
@@ -76,12 +77,9 @@ def wait_until(
     interval: float = 0.1,
     what: str = "condition",
 ) -> None:
-    """Poll ``predicate`` until it is true; ``AssertionError`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
+    """Poll ``predicate`` (libtmux's ``retry_until``); ``AssertionError`` after ``timeout``."""
+    if not retry_until(predicate, timeout, interval=interval, raises=False):
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 @dataclass

@@ -147,7 +147,7 @@ def test_exec_mode_is_always_working_while_alive() -> None:
 COMPOSER = """
 › Ask Codex to do anything
 
-  mock-model default · /work/project · Fake task
+  mock-model default · /src/project · Fake task
   ← for agents · ? for shortcuts                                 ⚠ 2 warnings · f2 to view
 """
 
