@@ -331,22 +331,6 @@ class Store:
 
     # -- events -----------------------------------------------------------
 
-    def add_event(self, event: Event) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO events (task_id, at, from_state, to_state, reason, detail, by) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    event.task,
-                    event.at,
-                    event.from_state,
-                    event.to_state,
-                    event.reason,
-                    event.detail,
-                    event.by,
-                ),
-            )
-
     def events(self, task_id: int | None = None, after: int = 0) -> list[Event]:
         sql = "SELECT * FROM events WHERE id > ?"
         args: list[Any] = [after]
