@@ -497,3 +497,22 @@ def test_prompt_file_not_utf8(cli: Cli, server: libtmux.Server, tmp_path: Path) 
     proc = cli.run("start", "--prompt-file", str(bad), check=False)
     assert proc.returncode == 2 and "not UTF-8" in _one_line(proc)
     _nothing_changed(cli, server)
+
+
+def test_kill_a_codex_that_ignores_sigterm(
+    cli: Cli, server: libtmux.Server, tmp_path: Path
+) -> None:
+    stubborn = tmp_path / "stubborn-codex"
+    stubborn.write_text("#!/bin/sh\ntrap '' TERM\necho started\nwhile :; do sleep 1; done\n")
+    stubborn.chmod(0o755)
+    env = {"TMUX_CODEX_CODEX": str(stubborn)}
+    started = cli.run("start", "--mode", "tui", "-C", str(tmp_path), "x", "--json", env=env)
+    task = json.loads(started.stdout)
+    wait_until(lambda: Path(task["log_path"]).stat().st_size > 0, what="the stub to print")
+    cli.run("kill", str(task["id"]))
+    assert cli.task(task["id"])["state"] == "killed"
+    # SIGKILL reached the stub; the shim ended normally, so the pane was not respawned.
+    fmt = "#{pane_dead} #{pane_start_command}"
+    shown = server.cmd("display-message", "-p", "-t", task["pane_id"], fmt).stdout[0]
+    assert shown.startswith("1 ") and "tmux_codex.shim" in shown
+    assert cli.run("kill", str(task["id"]), check=False).returncode == 1

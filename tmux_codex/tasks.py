@@ -424,12 +424,31 @@ def kill(ctx: Context, ref: str | None, timeout: float = 10.0) -> Task:
             return now is None or now.dead
 
         if not _wait(dead, timeout, 0.1):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(os.getpgid(info.pid), signal.SIGKILL)
-            tmux.run("respawn-pane", "-k", "-t", info.pane_id, "true", check=False)
+            # Codex ignored SIGTERM: SIGKILL it (the foreground group of the
+            # pane's terminal), and the shim records the end as usual.
+            _kill_foreground(info.pid)
+            if not _wait(dead, timeout, 0.1):
+                tmux.run("respawn-pane", "-k", "-t", info.pane_id, "true", check=False)
     killed = ctx.store.get(task.id)
     assert killed is not None
     return killed
+
+
+def _kill_foreground(pid: int) -> None:
+    """SIGKILL the foreground process group of ``pid``'s terminal (the pane's Codex).
+
+    Read from ``/proc/PID/stat`` (its ``tpgid``): ``tcgetpgrp`` answers only
+    for one's own terminal. Where there is no ``/proc`` this does nothing.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        group = int(fields[5])  # state ppid pgrp session tty_nr tpgid
+    except (OSError, IndexError, ValueError):
+        return
+    if group > 0 and group != os.getpgrp():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
 
 
 def remove(ctx: Context, ref: str | None, purge: bool = False) -> Task:
