@@ -141,8 +141,11 @@ class Cli:
 
 
 @pytest.fixture
-def cli(codex_env: CodexEnv, server: libtmux.Server, tmp_path: Path) -> Cli:
-    """tmux-codex with its own home, on the test's private tmux server, with the test Codex."""
+def cli(codex_env: CodexEnv, server: libtmux.Server, tmp_path: Path) -> Iterator[Cli]:
+    """tmux-codex with its own home, on the test's private tmux server, with the test Codex.
+
+    A monitor that ``start`` launched is stopped when the test ends.
+    """
     home = tmp_path / "tmux-codex-home"
     socket = str(server.socket_name)
     env = {
@@ -155,4 +158,8 @@ def cli(codex_env: CodexEnv, server: libtmux.Server, tmp_path: Path) -> Cli:
     }
     for var in ("TMUX", "TMUX_PANE", "TMUX_CODEX_DEBUG", "TMUX_CODEX_CODEX"):
         env.pop(var, None)
-    return Cli(env, home, socket)
+    runner = Cli(env, home, socket)
+    try:
+        yield runner
+    finally:
+        runner.run("monitor", "--stop", check=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -25,9 +26,13 @@ from tmux_codex.sim import scenarios as sc
 pytestmark = pytest.mark.e2e
 
 
-def windows(server: libtmux.Server) -> list[str]:
+def windows(server: libtmux.Server, marks: bool = False) -> list[str]:
+    """Window names; without ``marks``, the monitor's state mark ("! ", "✓ ", ...) removed."""
     out = server.cmd("list-windows", "-a", "-F", "#{window_name}")
-    return list(out.stdout) if not out.stderr else []
+    names = list(out.stdout) if not out.stderr else []
+    if marks:
+        return names
+    return [re.sub(r"^\S ", "", name) for name in names]
 
 
 def test_exec_task_runs_to_done(cli: Cli, codex_env: CodexEnv, server: libtmux.Server) -> None:
@@ -41,7 +46,8 @@ def test_exec_task_runs_to_done(cli: Cli, codex_env: CodexEnv, server: libtmux.S
     # Learned from Codex's notify call.
     assert done["last_message"] == sc.MAKE_FILE_DONE
     assert done["codex_session_id"]
-    assert "maker" in windows(server)
+    # The monitor marks the window with the task's state.
+    wait_until(lambda: "✓ maker" in windows(server, marks=True), 30, what="the done mark")
     log = Path(done["log_path"])
     assert log.stat().st_mode & 0o777 == 0o600
     assert (cli.home / "logs").stat().st_mode & 0o777 == 0o700

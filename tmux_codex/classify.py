@@ -42,8 +42,12 @@ __all__ = [
     "Patterns",
     "PromptPattern",
     "Verdict",
+    "announcements",
     "classify",
+    "decide",
+    "is_progress",
     "patterns_for",
+    "visible_text",
 ]
 
 WORKING = "working"
@@ -88,6 +92,9 @@ class Patterns:
     error: re.Pattern[str]  # an error line; group 1 is its text
     title_working: re.Pattern[str]  # pane title while working (spinner)
     title_waiting: re.Pattern[str]  # pane title while a prompt waits
+    state_escape: re.Pattern[bytes]  # Codex's private state escape in raw bytes; group 1: value
+    status_words: tuple[str, ...]  # the words of the working status line (redrawn every second)
+    status_timer: re.Pattern[str]  # a token of its timer or bullets: "(12s", "1m", "•"
 
 
 PATTERNS_0_169_0 = Patterns(
@@ -130,6 +137,9 @@ PATTERNS_0_169_0 = Patterns(
     error=re.compile(r"^■\s*(.*)$"),
     title_working=re.compile(r"^[\u2801-\u28ff]\s"),
     title_waiting=re.compile(r"^\[ [!.] \] Action Required\b"),
+    state_escape=re.compile(rb"\x1b\]7501;state=([^\x07\x1b]*)"),
+    status_words=("Working", "(", "esc", "to", "interrupt)", "•", "◦"),
+    status_timer=re.compile(r"[•◦\u2800-\u28ff]*\(?(?:\d+[hms]?)+\)?[•◦]*"),
 )
 
 #: Pattern tables by the Codex version they were written against.
@@ -212,6 +222,91 @@ def classify(
         text = _prompt_text(lines[bottom:], width, table)
         return Verdict(WAITING, "unknown", text or None)
     return Verdict(IDLE, None, None)
+
+
+def decide(
+    screen: str,
+    title: str = "",
+    mode: str = "tui",
+    *,
+    announced: str | None = None,
+    previous: str = "working",
+    dead: bool = False,
+    exit_status: int | None = None,
+    patterns: Patterns | None = None,
+) -> Verdict:
+    """A task's state from every signal one look gives, most certain first.
+
+    ``announced`` is the last state escape Codex printed (see
+    :func:`announcements`), ``previous`` the task's state before this look.
+
+    - A dead pane: ``done`` (status 0) or ``failed``; with no status known yet,
+      ``previous`` (whoever reaps Codex records the status).
+    - An empty screen: ``starting``.
+    - Otherwise the screen (:func:`classify`), corrected by what Codex said of
+      itself: a TUI that looks idle but has never announced a turn
+      (``idle`` or nothing) is still ``starting``; one that looks idle while
+      its last announcement is ``working`` is between two steps of a turn
+      (a tool call drawn, its prompt not yet): ``working``.
+    - A ``stalled`` task that still looks ``working`` stays ``stalled``:
+      only new output ends a stall, and the monitor decides that.
+    """
+    if dead:
+        if exit_status is None:
+            return Verdict(previous, None, None)
+        return Verdict("done" if exit_status == 0 else "failed", None, None)
+    if not screen.strip():
+        return Verdict("starting", None, None)
+    verdict = classify(screen, title, mode, patterns=patterns)
+    if verdict.state == IDLE and mode == "tui":
+        if previous == "starting" and (announced is None or announced.startswith("idle")):
+            return Verdict("starting", None, None)
+        if announced is not None and announced.startswith("working"):
+            return Verdict(WORKING, None, None)
+    if verdict.state == WORKING and previous == "stalled":
+        return Verdict("stalled", None, None)
+    return verdict
+
+
+#: Escape sequences and control bytes; what is left is text a terminal draws.
+_CONTROL = re.compile(
+    rb"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, Codex's state
+    rb"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS, SOS, PM, APC
+    rb"|\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: cursor moves, colours, modes
+    rb"|\x1b[ -/]*[0-~]"  # other escapes
+    rb"|[\x00-\x08\x0b-\x1f\x7f]"
+)
+
+
+def visible_text(data: bytes) -> str:
+    """The text raw terminal bytes draw, each escape sequence turned into a space."""
+    return _CONTROL.sub(b" ", data).decode("utf-8", errors="replace")
+
+
+def announcements(data: bytes, patterns: Patterns | None = None) -> list[str]:
+    """Codex's state escapes in raw bytes, in order (``working:app=codex``, ...)."""
+    table = patterns if patterns is not None else patterns_for()
+    return [m.group(1).decode(errors="replace") for m in table.state_escape.finditer(data)]
+
+
+def is_progress(data: bytes, patterns: Patterns | None = None) -> bool:
+    """Whether new raw bytes of a task are real output, not just its live timer.
+
+    A Codex waiting on its model redraws ``• Working (43s • esc to interrupt)``
+    every second, blinks the bullet and spins the title, forever. Those bytes
+    draw only the status line's own words (or pieces of them, as the renderer
+    redraws changed cells only), timer tokens and bullets; escapes draw
+    nothing. Any other word drawn is progress: streamed text, a tool's output,
+    a new screen.
+    """
+    table = patterns if patterns is not None else patterns_for()
+    for token in visible_text(data).split():
+        if token == "\ufffd" or table.status_timer.fullmatch(token):
+            continue
+        if any(token in word for word in table.status_words):
+            continue
+        return True
+    return False
 
 
 def _last(lines: Sequence[str], pattern: re.Pattern[str], start: int, end: int) -> int | None:

@@ -124,6 +124,16 @@ def start(
             prompt=text, workdir=workdir, name=name, mode=mode, codex_args=codex_args
         )
         task = start_task(ctx.store, ctx.config, req, ctx.socket)
+        if not no_monitor:
+            from tmux_codex.monitor import spawn
+
+            if spawn(ctx.store.home) is None:
+                click.echo(
+                    "tmux-codex: warning: the monitor did not start; see "
+                    f"{ctx.store.home / 'monitor.log'} ('tmux-codex monitor' runs it in the "
+                    "foreground)",
+                    err=True,
+                )
     if as_json:
         _print_json(task.to_dict())
     else:
@@ -398,6 +408,57 @@ def rm(task: str, purge: bool) -> None:
     with context() as ctx:
         removed = remove(ctx, task, purge=purge)
     click.echo(f"removed task {removed.id} ({removed.name})")
+
+
+@cli.command()
+@click.option("--status", "show_status", is_flag=True, help="Whether it runs, and its pid.")
+@click.option("--stop", is_flag=True, help="Stop the running monitor.")
+@click.option("--detach", is_flag=True, help="Run it in the background (what 'start' does).")
+@click.option("--json", "as_json", is_flag=True, help="With --status: print JSON.")
+def monitor(show_status: bool, stop: bool, detach: bool, as_json: bool) -> None:
+    """Run the monitor: it keeps every task's state current and notifies.
+
+    One runs per state directory; 'start' starts it in the background. With
+    no option it runs in the foreground until Ctrl-C or SIGTERM.
+    """
+    from tmux_codex import monitor as mon
+    from tmux_codex.errors import NotPossible
+    from tmux_codex.paths import state_home
+
+    if sum((show_status, stop, detach)) > 1:
+        raise BadInput("use one of --status, --stop and --detach")
+    if as_json and not show_status:
+        raise BadInput("--json goes with --status")
+    home = state_home()
+    if show_status:
+        info = mon.running(home)
+        data = info or {"running": False, "pid": None}
+        data.setdefault("home", str(home))
+        if as_json:
+            _print_json(data)
+        elif info:
+            click.echo(f"monitor running: pid {info.get('pid')} since {info.get('started_at')}")
+        else:
+            click.echo("monitor not running")
+        if not info:
+            sys.exit(1)
+        return
+    if stop:
+        stopped = mon.stop(home)
+        click.echo(f"monitor {stopped.get('pid')} stopped" if stopped else "monitor not running")
+        return
+    if detach:
+        with context() as ctx:  # checks the config and the state directory first
+            pid = mon.spawn(ctx.store.home)
+        if pid is None:
+            raise NotPossible(f"the monitor did not start; see {home / 'monitor.log'}")
+        click.echo(f"monitor running: pid {pid}")
+        return
+    from tmux_codex.notify import Notifier
+
+    with context() as ctx:
+        notifier = Notifier(ctx.config.notify, log=lambda line: click.echo(line))
+        mon.serve(ctx, notifier=notifier)
 
 
 # -- entry point ----------------------------------------------------------------

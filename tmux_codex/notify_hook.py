@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from tmux_codex.store import Store
+from tmux_codex.wake import wake
 
 TITLE_REQUEST = "Generate a concise, single-line task title"
 
@@ -36,6 +37,7 @@ def record(home: Path, task_id: int, payload: dict[str, object]) -> bool:
         if store.get(task_id) is None:
             return False
         store.update(task_id, **fields)
+    wake(home, task_id)
     return True
 
 

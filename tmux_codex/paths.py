@@ -68,3 +68,23 @@ def env_path(home: Path, task_id: int) -> Path:
 
 def log_path(home: Path, task_id: int) -> Path:
     return logs_dir(home) / f"{task_id}.log"
+
+
+def wake_dir(home: Path) -> Path:
+    """Where the shim and Codex's notify hook touch ``<id>`` to wake the monitor."""
+    return home / "wake"
+
+
+def monitor_lock(home: Path) -> Path:
+    """Held (``flock``) by the one monitor of ``home`` while it runs."""
+    return home / "monitor.lock"
+
+
+def monitor_info(home: Path) -> Path:
+    """The running monitor's pid and start time (JSON)."""
+    return home / "monitor.json"
+
+
+def monitor_log(home: Path) -> Path:
+    """What a detached monitor prints (append-only)."""
+    return home / "monitor.log"

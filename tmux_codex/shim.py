@@ -26,6 +26,7 @@ from tmux_codex.models import LIVE_STATES
 from tmux_codex.paths import env_path
 from tmux_codex.store import Store
 from tmux_codex.tmux import TASK_OPTION
+from tmux_codex.wake import wake
 
 
 def _prepare_pane(task_id: int, log_path: str) -> None:
@@ -132,6 +133,7 @@ def run(home: Path, task_id: int) -> int:
                 exit_code=127,
                 error=str(exc),
             )
+            wake(home, task_id)
             return 127
         # Codex has the terminal; keys meant for it must not end the shim.
         for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP):
@@ -159,6 +161,7 @@ def run(home: Path, task_id: int) -> int:
                 exit_code=exit_code,
             )
             store.update(task_id, exit_code=exit_code)
+        wake(home, task_id)
         return exit_code
 
 

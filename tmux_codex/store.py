@@ -331,6 +331,10 @@ class Store:
 
     # -- events -----------------------------------------------------------
 
+    def last_event_id(self) -> int:
+        row = self.db.execute("SELECT MAX(id) FROM events").fetchone()
+        return int(row[0] or 0)
+
     def events(self, task_id: int | None = None, after: int = 0) -> list[Event]:
         sql = "SELECT * FROM events WHERE id > ?"
         args: list[Any] = [after]

@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -130,16 +129,26 @@ def _codex_state(task: Task) -> str | None:
     return found[-1].decode(errors="replace") if found else None
 
 
-def refresh(ctx: Context, tasks: list[Task]) -> list[Task]:
+def refresh(
+    ctx: Context,
+    tasks: list[Task],
+    *,
+    announced: dict[int, str | None] | None = None,
+    progressed: frozenset[int] = frozenset(),
+    by: str = "monitor",
+) -> list[Task]:
     """Bring live tasks' states up to date from tmux; returns the tasks re-read.
 
     One ``list-panes`` and one batched ``capture-pane`` per tmux server; the
     changes are written in one transaction, and unchanged tasks not at all.
+    ``announced`` gives the last state escape of tasks whose log the caller
+    follows (others are read from their log's tail); a ``stalled`` task in
+    ``progressed`` printed real output again and may leave ``stalled``.
     """
     live = [t for t in tasks if t.state in LIVE_STATES and t.window_id]
     if not live:
         return tasks
-    from tmux_codex.classify import classify
+    from tmux_codex.classify import decide
 
     store = ctx.store
     changes: list[StateChange] = []
@@ -149,35 +158,47 @@ def refresh(ctx: Context, tasks: list[Task]) -> list[Task]:
     for socket, group in by_socket.items():
         tmux = Tmux(socket)
         panes, screens = tmux.snapshot([t.pane_id for t in group if t.pane_id])
-        to_capture: list[tuple[Task, PaneInfo]] = []
         for task in group:
             info = _pane_for(task, panes)
             if info is None:
                 if _shim_alive(task.shim_pid):
                     continue  # tmux is out of reach from here, or the shim is finishing
-                changes.append(StateChange(task.id, "lost", detail="its tmux window is gone"))
-            elif info.dead:
-                # The shim records the exit status; tmux's is the fallback.
-                fresh = store.get(task.id)
-                code = fresh.exit_code if fresh and fresh.exit_code is not None else None
-                code = info.dead_status if code is None else code
-                if code is not None:
-                    changes.append(
-                        StateChange(
-                            task.id,
-                            "done" if code == 0 else "failed",
-                            detail=f"codex exited with status {code}",
-                            fields={"exit_code": code},
-                        )
-                    )
-            else:
-                to_capture.append((task, info))
-        for task, info in to_capture:
-            screen = screens.get(info.pane_id)
+                changes.append(
+                    StateChange(task.id, "lost", detail="its tmux window is gone", by=by)
+                )
+                continue
+            screen = "" if info.dead else screens.get(info.pane_id)
             if screen is None:
                 continue
-            change = _observe(task, screen, info, classify)
+            exit_status = None
+            if info.dead:
+                # The shim records the exit status; tmux's is the fallback.
+                fresh = store.get(task.id)
+                exit_status = fresh.exit_code if fresh and fresh.exit_code is not None else None
+                exit_status = info.dead_status if exit_status is None else exit_status
+                if exit_status is None:
+                    continue  # its status is not known yet: the shim will record it
+            if announced is not None and task.id in announced:
+                last = announced[task.id]
+            else:
+                last = _codex_state(task) if task.mode == "tui" and not info.dead else None
+            previous = task.state
+            if task.id in progressed and previous == "stalled":
+                previous = "working"
+            verdict = decide(
+                screen,
+                info.title,
+                task.mode,
+                announced=last,
+                previous=previous,
+                dead=info.dead,
+                exit_status=exit_status,
+            )
+            change = _change(task, verdict, by)
             if change is not None:
+                if verdict.state in ("done", "failed"):
+                    change.detail = f"codex exited with status {exit_status}"
+                    change.fields = {"exit_code": exit_status}
                 changes.append(change)
     if changes:
         store.set_states(changes, only_from=LIVE_STATES)
@@ -189,32 +210,22 @@ def refresh(ctx: Context, tasks: list[Task]) -> list[Task]:
     return tasks
 
 
-def _observe(
-    task: Task, screen: str, info: PaneInfo, classify: Callable[..., Verdict]
-) -> StateChange | None:
-    """What a live pane's screen says of its task; None when nothing changed."""
+def _change(task: Task, verdict: Verdict, by: str) -> StateChange | None:
+    """The write a verdict on a live task needs; None when nothing changed."""
     last_output = _iso_mtime(task.log_path) or task.last_output_at
-    if not screen.strip():
-        state, reason, prompt, error = "starting", None, None, None
-    else:
-        verdict = classify(screen, info.title, task.mode)
-        state, reason = verdict.state, verdict.reason
-        prompt, error = verdict.prompt_text, verdict.error
-        if state == "idle" and task.mode == "tui":
-            announced = _codex_state(task)
-            if announced is None and task.state == "starting":
-                state = "starting"  # the TUI is up but has not taken the prompt yet
-            elif announced is not None and announced.startswith("working"):
-                # Between two steps of a turn (a tool call drawn, its prompt not
-                # yet) the screen looks idle; Codex itself says it is working.
-                state = "working"
-        if state == "working" and task.state == "stalled":
-            state = "stalled"  # only the monitor's clock ends a stall
+    if verdict.state in FINAL_STATES:
+        return StateChange(task.id, verdict.state, by=by, fields={"last_output_at": last_output})
+    state, reason, prompt, error = (
+        verdict.state,
+        verdict.reason,
+        verdict.prompt_text,
+        verdict.error,
+    )
     fields = {"prompt_text": prompt, "error": error, "last_output_at": last_output}
     current = (task.state, task.reason, task.prompt_text, task.error, task.last_output_at)
     if current == (state, reason, prompt, error, last_output):
         return None
-    return StateChange(task.id, state, reason=reason, detail=prompt or error, fields=fields)
+    return StateChange(task.id, state, reason=reason, detail=prompt or error, by=by, fields=fields)
 
 
 def list_tasks(ctx: Context, include_final: bool = False, state: str | None = None) -> list[Task]:
@@ -237,18 +248,30 @@ def wait(
 ) -> tuple[Task, bool]:
     """Wait until the task is in one of ``states``: the task, and whether it got there.
 
-    Each look refreshes the task from tmux, so it works with no monitor. A
-    task that ended in another state will not get there: that returns at once.
+    With a monitor running, the store is read every 50 ms (the monitor keeps
+    it current) and tmux is asked only every few seconds, as a safety net.
+    With none, each look refreshes the task from tmux. A task that ended in
+    another state will not get there: that returns at once.
     """
+    from tmux_codex.monitor import running
+
     task = resolve(ctx, ref)
     deadline = time.monotonic() + timeout
+    next_refresh = 0.0
     while True:
-        task = refresh(ctx, [task])[0]
+        clock = time.monotonic()
+        if clock >= next_refresh:
+            task = refresh(ctx, [task])[0]
+            watched = running(ctx.store.home) is not None
+            next_refresh = clock + (5.0 if watched else interval)
+            pause = 0.05 if watched else interval
+        else:
+            task = ctx.store.get(task.id) or task
         if task.state in states:
             return task, True
         if task.final or time.monotonic() >= deadline:
             return task, False
-        time.sleep(min(interval, max(deadline - time.monotonic(), 0.0)))
+        time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
 
 
 #: Status-line markers per state, in the order they are shown.

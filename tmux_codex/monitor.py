@@ -1,0 +1,604 @@
+"""The monitor: one daemon per state directory that keeps every task's state current.
+
+It reacts to events and does not poll panes on a tick:
+
+- **new bytes in a task's log** (watchdog on ``logs/``: one watch for the
+  directory): the bytes are read from where the monitor last stopped. Codex's
+  state escapes in them (``ESC]7501;state=…``) say when its turn changes; real
+  output (not the live timer of the "Working" line) resets the stall clock. A
+  task whose announced state the store does not agree with yet, or one still
+  ``starting``, is looked at: one ``capture-pane`` (batched with
+  ``list-panes``), classified. At most one look per task per
+  :data:`DEBOUNCE`; a burst ends with a last look.
+- **a wake** (watchdog on ``wake/``): the shim recorded Codex's exit, Codex's
+  notify hook recorded a finished turn, the pane's log was closed because its
+  window died: the task is looked at at once.
+- **timers**, only for time-based states: ``stalled`` after ``stall_after`` of
+  no real output while working, one Enter after ``poke_after``.
+
+Every state change in the store (whoever wrote it) goes to the notification
+sinks. On start it reconciles, as a restarted daemon must: tasks whose window
+is gone become ``lost``, live ones are re-classified from a fresh capture,
+and log files are only ever read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import math
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from tmux_codex.classify import is_progress
+from tmux_codex.errors import NotPossible
+from tmux_codex.models import FINAL_STATES, Task, now
+from tmux_codex.paths import (
+    ensure_dir,
+    logs_dir,
+    monitor_info,
+    monitor_lock,
+    monitor_log,
+    wake_dir,
+)
+from tmux_codex.tasks import Context, _codex_state, refresh
+from tmux_codex.tmux import Tmux
+
+#: At most one look (capture) per task per this many seconds.
+DEBOUNCE = 0.025
+#: A task whose screen does not yet show what Codex announced is looked at
+#: again after this many seconds (times the tries so far), up to SETTLE_TRIES.
+SETTLE_RETRY = 0.5
+SETTLE_TRIES = 4
+#: Bytes kept from the end of the last read, so an escape split across two
+#: writes is still found.
+CARRY = 128
+#: At most this much of a burst of new bytes is analysed (the rest is skipped).
+MAX_READ = 1 << 20
+
+
+class MonitorRunning(NotPossible):
+    """Another monitor holds the lock of this state directory."""
+
+
+# -- one per state directory -------------------------------------------------
+
+
+def running(home: Path) -> dict[str, Any] | None:
+    """The running monitor of ``home`` (``pid``, ``started_at``, ...), or None."""
+    path = monitor_lock(home)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass  # held: a monitor runs
+        else:
+            return None
+    finally:
+        os.close(fd)
+    try:
+        info: dict[str, Any] = json.loads(monitor_info(home).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = {"pid": None}
+    info["running"] = True
+    return info
+
+
+class Lock:
+    """The monitor's lock: an ``flock`` held for its whole life; the kernel drops it on death."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.fd = -1
+
+    def acquire(self) -> None:
+        ensure_dir(self.home)
+        fd = os.open(monitor_lock(self.home), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            other = running(self.home) or {}
+            raise MonitorRunning(
+                f"a monitor already runs for {self.home} (pid {other.get('pid')}); "
+                "'tmux-codex monitor --stop' stops it"
+            ) from None
+        self.fd = fd
+        info = {"pid": os.getpid(), "started_at": now(), "home": str(self.home)}
+        tmp = monitor_info(self.home).with_suffix(".tmp")
+        fd_info = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd_info, "w", encoding="utf-8") as fh:
+            json.dump(info, fh)
+        os.replace(tmp, monitor_info(self.home))
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            monitor_info(self.home).unlink(missing_ok=True)
+            os.close(self.fd)
+            self.fd = -1
+
+
+def spawn(home: Path, timeout: float = 10.0) -> int | None:
+    """Start a detached monitor for ``home`` unless one runs; its pid.
+
+    The monitor runs in a session of its own (no terminal: closing the one
+    that started it does not stop it), from ``/``, printing to
+    ``monitor.log``. Returns once it holds its lock, or None when it could not
+    start (what it printed is in ``monitor.log``).
+    """
+    info = running(home)
+    if info is not None:
+        return int(info["pid"]) if info.get("pid") else None
+    ensure_dir(home)
+    log_fd = os.open(monitor_log(home), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tmux_codex", "monitor"],
+            stdin=subprocess.DEVNULL,
+            stdout=log_fd,
+            stderr=log_fd,
+            cwd="/",
+            env={**os.environ, "TMUX_CODEX_HOME": str(home)},
+            start_new_session=True,
+        )
+    finally:
+        os.close(log_fd)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = running(home)
+        if info is not None and info.get("pid"):
+            return int(info["pid"])
+        if proc.poll() is not None:
+            info = running(home)  # it lost a race to another monitor: fine
+            return int(info["pid"]) if info and info.get("pid") else None
+        time.sleep(0.01)
+    return None
+
+
+def stop(home: Path, timeout: float = 10.0) -> dict[str, Any] | None:
+    """Stop the monitor of ``home`` (SIGTERM, then SIGKILL); what ran, or None."""
+    info = running(home)
+    if info is None:
+        return None
+    pid = info.get("pid")
+    if not pid:
+        raise NotPossible(f"a monitor holds {monitor_lock(home)} but its pid is unknown")
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(int(pid), signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while running(home) is not None:
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+            deadline = time.monotonic() + timeout
+        time.sleep(0.02)
+    return info
+
+
+# -- what it knows of each task ------------------------------------------------
+
+
+@dataclass
+class Track:
+    """The monitor's memory of one task (rebuilt from the store and logs on restart)."""
+
+    state: str
+    mode: str
+    offset: int = 0  # bytes of the log already read
+    carry: bytes = b""
+    announced: str | None = None  # the last state escape Codex printed
+    unsettled: bool = False  # the store does not show what Codex announced yet
+    settle_tries: int = 0
+    last_look: float = -math.inf
+    look_due: float | None = None
+    progress_at: float = 0.0  # monotonic time of the last real output
+    poked: bool = False
+
+
+def _agrees(announced: str | None, state: str) -> bool:
+    """Whether a task's state is what Codex's last announcement leads to."""
+    if announced is None or state in FINAL_STATES:
+        return True
+    if announced.startswith("blocked"):
+        return state == "waiting"
+    if announced.startswith("working"):
+        return state in ("working", "stalled")
+    if announced.startswith(("done", "idle", "error")):
+        return state in ("idle", "starting")
+    return True
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g}m"
+    return f"{seconds:g}s"
+
+
+class Monitor:
+    """Keeps the tasks of one state directory current; :meth:`run` until :meth:`stop`."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        log: Callable[[str], None] = lambda line: None,
+        notifier: Any = None,
+    ) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.home = ctx.store.home
+        self.config = ctx.config
+        self.log = log
+        self.notifier = notifier
+        self.queue: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
+        self.tracks: dict[int, Track] = {}
+        self.stopping = threading.Event()
+        self.last_event = 0
+        self.looks = 0  # captures made (for benchmarks and tests)
+
+    # -- life ---------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return (safe from a signal handler)."""
+        self.stopping.set()
+        self.queue.put(("stop", 0))
+
+    def run(self) -> None:
+        from watchdog.events import (
+            FileClosedEvent,
+            FileCreatedEvent,
+            FileModifiedEvent,
+            FileSystemEvent,
+            FileSystemEventHandler,
+        )
+        from watchdog.observers import Observer
+
+        outer = self
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                closed = isinstance(event, FileClosedEvent)
+                outer._file_event(os.fsdecode(event.src_path), closed)
+
+        logs = ensure_dir(logs_dir(self.home))
+        wakes = ensure_dir(wake_dir(self.home))
+        observer = Observer()
+        kinds = [FileModifiedEvent, FileClosedEvent, FileCreatedEvent]
+        handler = Handler()
+        observer.schedule(handler, str(logs), recursive=False, event_filter=kinds)
+        observer.schedule(handler, str(wakes), recursive=False, event_filter=kinds)
+        observer.start()  # before reconciling, so no byte written meanwhile is missed
+        try:
+            self.last_event = self.store.last_event_id()
+            self.reconcile()
+            self._flush_events()
+            while not self.stopping.is_set():
+                self._step()
+        finally:
+            observer.stop()
+            observer.join(timeout=5)
+            if self.notifier is not None:
+                self.notifier.close()
+
+    def _file_event(self, path: str, closed: bool = False) -> None:
+        """A watchdog event (observer thread): queue the task it is about."""
+        folder, name = os.path.split(path)
+        if os.path.basename(folder) == "wake":
+            if name.isdigit():
+                self.queue.put(("wake", int(name)))
+        elif name.endswith(".log") and name[:-4].isdigit():
+            self.queue.put(("log", int(name[:-4])))
+            if closed:  # tmux closed the pipe: the pane or its window went away
+                self.queue.put(("wake", int(name[:-4])))
+
+    def reconcile(self) -> None:
+        """Bring every live task up to date, as after a restart; start following their logs."""
+        live = self.store.tasks(include_final=False)
+        sizes = {t.id: _size(t.log_path) for t in live}  # read before looking: nothing missed
+        refreshed = refresh(self.ctx, live)
+        started = time.monotonic()
+        for task in self.store.tasks(include_final=False):
+            self.tracks[task.id] = Track(
+                state=task.state,
+                mode=task.mode,
+                offset=sizes.get(task.id, 0),
+                announced=_codex_state(task) if task.mode == "tui" else None,
+                progress_at=started,
+            )
+        ended = sum(1 for task in refreshed if task.final)
+        self.log(f"reconciled {len(live)} live task(s); {ended} of them had ended")
+
+    # -- the loop -------------------------------------------------------------
+
+    def _step(self) -> None:
+        due = self._next_due()
+        timeout = None if due is None else max(due - time.monotonic(), 0.0)
+        logs: set[int] = set()
+        wakes: set[int] = set()
+        try:
+            item: tuple[str, int] | None = self.queue.get(timeout=timeout)
+        except queue.Empty:
+            item = None
+        while item is not None:
+            kind, task_id = item
+            if kind == "log":
+                logs.add(task_id)
+            elif kind == "wake":
+                wakes.add(task_id)
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                item = None
+        if self.stopping.is_set():
+            return
+        try:
+            self._handle(logs, wakes)
+            self._timers()
+            self._flush_events()
+        except Exception:  # one bad turn must not end the monitor
+            self.log("error: " + traceback.format_exc().rstrip())
+            self.stopping.wait(0.5)  # and a lasting fault must not spin
+
+    def _handle(self, logs: set[int], wakes: set[int]) -> None:
+        clock = time.monotonic()
+        look: set[int] = set()
+        progressed: set[int] = set()
+        for task_id in sorted(logs | wakes):
+            task = self.store.get(task_id)
+            if task is None:
+                self.tracks.pop(task_id, None)
+                continue
+            track = self.tracks.get(task_id)
+            if track is None:  # started while the monitor runs: every byte is new
+                track = Track(state=task.state, mode=task.mode, progress_at=clock)
+                self.tracks[task_id] = track
+            track.state, track.mode = task.state, task.mode
+            new = self._read_new(task, track) if task_id in logs else b""
+            if task.final:
+                continue
+            wanted = task_id in wakes
+            if new:
+                if is_progress(new):
+                    track.progress_at = clock
+                    track.poked = False
+                    if task.state == "stalled":
+                        progressed.add(task_id)
+                        wanted = True
+                found = [
+                    value for value, end in _escapes(track.carry + new) if end > len(track.carry)
+                ]
+                track.carry = (track.carry + new)[-CARRY:]
+                if found and found[-1] != track.announced:
+                    track.announced = found[-1]
+                    track.unsettled = not _agrees(track.announced, task.state)
+                    track.settle_tries = 0
+                if task.state == "starting" or track.unsettled:
+                    wanted = True
+            if not wanted:
+                continue
+            if clock - track.last_look >= DEBOUNCE or task_id in wakes:
+                look.add(task_id)
+            else:
+                due = track.last_look + DEBOUNCE
+                track.look_due = due if track.look_due is None else min(track.look_due, due)
+        if look:
+            self._look(look, progressed)
+
+    def _read_new(self, task: Task, track: Track) -> bytes:
+        try:
+            with open(task.log_path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size < track.offset:  # never done by tmux-codex; start again
+                    track.offset = 0
+                if size == track.offset:
+                    return b""
+                start = max(track.offset, size - MAX_READ)
+                fh.seek(start)
+                data = fh.read(size - start)
+        except OSError:
+            return b""
+        track.offset = start + len(data)
+        return data
+
+    def _look(self, ids: set[int], progressed: set[int] | None = None) -> None:
+        """Capture and classify these tasks now (one tmux call per server)."""
+        clock = time.monotonic()
+        for task_id in ids:
+            if task_id in self.tracks:
+                self.tracks[task_id].last_look = clock
+                self.tracks[task_id].look_due = None
+        tasks = [t for t in (self.store.get(i) for i in sorted(ids)) if t and not t.final]
+        tasks = [t for t in tasks if t.id in self.tracks]
+        if not tasks:
+            return
+        self.looks += len(tasks)
+        announced = {t.id: self.tracks[t.id].announced for t in tasks}
+        fresh = refresh(
+            self.ctx, tasks, announced=announced, progressed=frozenset(progressed or ())
+        )
+        for task in fresh:
+            track = self.tracks[task.id]
+            track.state = task.state
+            settled = _agrees(track.announced, task.state)
+            if settled or task.state == "starting":
+                track.unsettled = not settled
+                if settled:
+                    track.settle_tries = 0
+                continue
+            track.unsettled = True
+            track.settle_tries += 1
+            if track.settle_tries <= SETTLE_TRIES:
+                track.look_due = clock + SETTLE_RETRY * track.settle_tries
+
+    # -- time-based states --------------------------------------------------
+
+    def _due_times(self, track: Track) -> list[float]:
+        times = [] if track.look_due is None else [track.look_due]
+        monitor = self.config.monitor
+        if track.state == "working" and monitor.stall_after > 0:
+            times.append(track.progress_at + monitor.stall_after)
+        if (
+            track.state == "stalled"
+            and track.mode == "tui"
+            and not track.poked
+            and monitor.poke_after > 0
+        ):
+            times.append(track.progress_at + max(monitor.poke_after, monitor.stall_after))
+        return times
+
+    def _next_due(self) -> float | None:
+        times = [t for track in self.tracks.values() for t in self._due_times(track)]
+        return min(times) if times else None
+
+    def _timers(self) -> None:
+        clock = time.monotonic()
+        monitor = self.config.monitor
+        looks: set[int] = set()
+        stalls: list[int] = []
+        pokes: list[int] = []
+        for task_id, track in self.tracks.items():
+            if track.look_due is not None and track.look_due <= clock:
+                looks.add(task_id)
+            silent = clock - track.progress_at
+            if track.state == "working" and 0 < monitor.stall_after <= silent:
+                stalls.append(task_id)
+            elif (
+                track.state == "stalled"
+                and track.mode == "tui"
+                and not track.poked
+                and monitor.poke_after > 0
+                and max(monitor.poke_after, monitor.stall_after) <= silent
+            ):
+                pokes.append(task_id)
+        if looks:
+            self._look(looks)
+        for task_id in stalls:
+            self._stall(task_id)
+        for task_id in pokes:
+            self._poke(task_id)
+
+    def _stall(self, task_id: int) -> None:
+        track = self.tracks[task_id]
+        if track.mode == "tui":
+            self._look({task_id})  # still working, and not at a prompt drawn silently?
+        task = self.store.get(task_id)
+        if task is None or task.state != "working":
+            if task is not None:
+                track.state = task.state
+            return
+        silent = _duration(self.config.monitor.stall_after)
+        if self.store.set_state(
+            task_id,
+            "stalled",
+            detail=f"no output for {silent} while working",
+            only_from=frozenset({"working"}),
+            prompt_text=None,
+        ):
+            track.state = "stalled"
+            track.poked = False
+
+    def _poke(self, task_id: int) -> None:
+        track = self.tracks[task_id]
+        track.poked = True
+        task = self.store.get(task_id)
+        if task is None or task.state != "stalled" or not task.pane_id:
+            return
+        try:
+            Tmux(task.tmux_socket).send_keys(task.pane_id, "Enter")
+        except Exception as exc:
+            self.log(f"task {task_id}: could not poke: {exc}")
+            return
+        silent = _duration(max(self.config.monitor.poke_after, self.config.monitor.stall_after))
+        self.store.audit(task_id, f"poked: pressed Enter after {silent} without output", "monitor")
+
+    # -- telling the user ---------------------------------------------------
+
+    def _flush_events(self) -> None:
+        """Every state change since the last flush, whoever wrote it, to the sinks."""
+        for event in self.store.events(after=self.last_event):
+            self.last_event = event.id
+            if event.from_state == event.to_state:
+                continue  # an action on record, not a change
+            task = self.store.get(event.task)
+            if task is None:
+                continue
+            track = self.tracks.get(task.id)
+            if track is not None:
+                track.state = task.state
+                if task.final:
+                    self.tracks.pop(task.id, None)
+            self.log(
+                f"task {task.id} ({task.name}): {event.from_state} -> {event.to_state}"
+                + (f":{event.reason}" if event.reason else "")
+                + f" by {event.by}"
+            )
+            if self.notifier is not None:
+                self.notifier.state_changed(task, event)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _escapes(data: bytes) -> list[tuple[str, int]]:
+    """Codex's state escapes in ``data``, each with where it ends."""
+    from tmux_codex.classify import patterns_for
+
+    table = patterns_for()
+    return [
+        (m.group(1).decode(errors="replace"), m.end()) for m in table.state_escape.finditer(data)
+    ]
+
+
+def serve(ctx: Context, notifier: Any = None) -> None:
+    """Run the monitor of ``ctx``'s state directory in this process until SIGTERM/SIGINT."""
+    lock = Lock(ctx.store.home)
+    lock.acquire()
+
+    def log(line: str) -> None:
+        print(f"{now()} {line}", flush=True)
+
+    monitor = Monitor(ctx, log=log, notifier=notifier)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        monitor.stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    log(f"monitor {os.getpid()} watching {ctx.store.home}")
+    try:
+        monitor.run()
+    finally:
+        lock.release()
+        log(f"monitor {os.getpid()} stopped")
+
+
+__all__ = [
+    "DEBOUNCE",
+    "Lock",
+    "Monitor",
+    "MonitorRunning",
+    "running",
+    "serve",
+    "spawn",
+    "stop",
+]
