@@ -42,7 +42,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tmux_codex.classify import is_progress
+from tmux_codex.classify import Verdict, is_progress
 from tmux_codex.errors import NotPossible
 from tmux_codex.models import FINAL_STATES, Task, now
 from tmux_codex.paths import (
@@ -62,6 +62,8 @@ DEBOUNCE = 0.025
 #: again after this many seconds (times the tries so far), up to SETTLE_TRIES.
 SETTLE_RETRY = 0.5
 SETTLE_TRIES = 4
+#: A prompt of no known kind must still be up this long after it was first seen.
+UNKNOWN_CONFIRM = 0.3
 #: Bytes kept from the end of the last read, so an escape split across two
 #: writes is still found.
 CARRY = 128
@@ -209,6 +211,7 @@ class Track:
     look_due: float | None = None
     progress_at: float = 0.0  # monotonic time of the last real output
     poked: bool = False
+    unknown_since: float | None = None  # first look that saw a prompt of no known kind
 
 
 def _agrees(announced: str | None, state: str) -> bool:
@@ -429,7 +432,11 @@ class Monitor:
         self.looks += len(tasks)
         announced = {t.id: self.tracks[t.id].announced for t in tasks}
         fresh = refresh(
-            self.ctx, tasks, announced=announced, progressed=frozenset(progressed or ())
+            self.ctx,
+            tasks,
+            announced=announced,
+            progressed=frozenset(progressed or ()),
+            hold=self._hold,
         )
         for task in fresh:
             track = self.tracks[task.id]
@@ -443,7 +450,30 @@ class Monitor:
             track.unsettled = True
             track.settle_tries += 1
             if track.settle_tries <= SETTLE_TRIES:
-                track.look_due = clock + SETTLE_RETRY * track.settle_tries
+                due = clock + SETTLE_RETRY * track.settle_tries
+                track.look_due = due if track.look_due is None else min(track.look_due, due)
+
+    def _hold(self, task: Task, verdict: Verdict) -> bool:
+        """Whether to wait before writing this verdict: a prompt of no known kind.
+
+        Codex says "blocked" and sets the "Action Required" title before it
+        draws the prompt, and tmux may show half a frame: a look then sees a
+        prompt it cannot name. Only one still there :data:`UNKNOWN_CONFIRM`
+        later is ``waiting``/``unknown``.
+        """
+        track = self.tracks[task.id]
+        if verdict.state != "waiting" or verdict.reason != "unknown":
+            track.unknown_since = None
+            return False
+        if task.state == "waiting" and task.reason == "unknown":
+            return False
+        clock = time.monotonic()
+        if track.unknown_since is None:
+            track.unknown_since = clock
+        if clock - track.unknown_since >= UNKNOWN_CONFIRM:
+            return False
+        track.look_due = track.unknown_since + UNKNOWN_CONFIRM
+        return True
 
     # -- time-based states --------------------------------------------------
 

@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -136,6 +137,7 @@ def refresh(
     announced: dict[int, str | None] | None = None,
     progressed: frozenset[int] = frozenset(),
     by: str = "monitor",
+    hold: Callable[[Task, Verdict], bool] | None = None,
 ) -> list[Task]:
     """Bring live tasks' states up to date from tmux; returns the tasks re-read.
 
@@ -143,7 +145,8 @@ def refresh(
     changes are written in one transaction, and unchanged tasks not at all.
     ``announced`` gives the last state escape of tasks whose log the caller
     follows (others are read from their log's tail); a ``stalled`` task in
-    ``progressed`` printed real output again and may leave ``stalled``.
+    ``progressed`` printed real output again and may leave ``stalled``. A
+    verdict for which ``hold`` says True is not written (yet).
     """
     live = [t for t in tasks if t.state in LIVE_STATES and t.window_id]
     if not live:
@@ -185,6 +188,8 @@ def refresh(
             previous = task.state
             if task.id in progressed and previous == "stalled":
                 previous = "working"
+            if previous == "waiting" and task.reason == "trust":
+                previous = "starting"  # trusted: Codex starts up and takes the prompt
             verdict = decide(
                 screen,
                 info.title,
@@ -194,6 +199,8 @@ def refresh(
                 dead=info.dead,
                 exit_status=exit_status,
             )
+            if hold is not None and hold(task, verdict):
+                continue
             change = _change(task, verdict, by)
             if change is not None:
                 if verdict.state in ("done", "failed"):
