@@ -12,8 +12,12 @@ from tmux_codex.classify import (
     PATTERNS,
     PATTERNS_0_169_0,
     Verdict,
+    announcements,
     classify,
+    decide,
+    is_progress,
     patterns_for,
+    visible_text,
 )
 
 COMMAND = "echo approved-command-ran > approval-exec.txt"
@@ -352,3 +356,103 @@ def test_a_table_can_be_passed_in() -> None:
     other = replace(PATTERNS_0_169_0, version="9.9.9", working=re.compile(r"^• Nope"))
     assert classify(screen(body), "project", patterns=PATTERNS_0_169_0).state == "working"
     assert classify(screen(body), "project", patterns=other).state == "idle"
+
+
+# -- every signal together: decide() ------------------------------------------------
+
+
+def test_decide_a_dead_pane_by_its_exit_status() -> None:
+    assert decide("", dead=True, exit_status=0).state == "done"
+    assert decide("whatever", dead=True, exit_status=3).state == "failed"
+    # Not known yet (the shim records it): no change from what it was.
+    assert decide("", dead=True, previous="working").state == "working"
+
+
+def test_decide_an_empty_screen_is_starting() -> None:
+    assert decide("\n\n", previous="starting").state == "starting"
+
+
+def test_decide_a_tui_that_never_announced_a_turn_is_starting() -> None:
+    screen, meta, _raw = load_fixture("tui-complete", "idle")
+    title = str(meta["pane_title"])
+    assert decide(screen, title, previous="starting").state == "starting"
+    assert decide(screen, title, announced="idle:app=codex", previous="starting").state == (
+        "starting"
+    )
+    assert decide(screen, title, announced="done:app=codex", previous="starting").state == "idle"
+    assert decide(screen, title, announced="done:app=codex", previous="working").state == "idle"
+
+
+def test_decide_idle_looking_screen_while_codex_says_working() -> None:
+    screen, meta, _raw = load_fixture("tui-complete", "idle")
+    verdict = decide(screen, str(meta["pane_title"]), announced="working:app=codex")
+    assert verdict.state == "working"
+
+
+def test_decide_only_new_output_ends_a_stall() -> None:
+    screen, meta, _raw = load_fixture("tui-hang-headers", "silent")
+    title = str(meta["pane_title"])
+    assert decide(screen, title, previous="stalled").state == "stalled"
+    assert decide(screen, title, previous="working").state == "working"
+    # A prompt does end it.
+    screen, meta, _raw = load_fixture("tui-approval-exec", "waiting")
+    assert decide(screen, str(meta["pane_title"]), previous="stalled").state == "waiting"
+
+
+# -- raw bytes: Codex's state escapes, and progress vs. the live timer ---------------
+
+
+def _turn_frames(capture: str) -> list[bytes]:
+    """The raw frames (synchronized updates) of a capture from its first turn on."""
+    raw = (fixture_dir(next(c for c in CAPTURES if c.name == capture)) / "raw.log").read_bytes()
+    start = raw.index(b"7501;state=working")
+    return [frame for frame in raw[start:].split(b"\x1b[?2026h") if frame]
+
+
+def test_announcements_in_order() -> None:
+    raw = fixture_dir(next(c for c in CAPTURES if c.name == "tui-approval-exec")) / "raw.log"
+    assert announcements(raw.read_bytes()) == [
+        "idle:app=codex",
+        "working:app=codex",
+        "blocked:app=codex:kind=permission",
+        "working:app=codex",
+        "done:app=codex",
+    ]
+
+
+def test_a_live_timer_alone_is_not_progress() -> None:
+    # A model that never answers: Codex redraws "Working (Ns …)" every second,
+    # for as long as one waits. Only the turn's first frames draw anything new:
+    # the "Working" line itself, and the thread's title in the footer.
+    frames = _turn_frames("tui-hang-headers")
+    assert len(frames) > 150
+    assert sum(b"\x1b[13;12H" in frame for frame in frames) > 5  # the timer's digits
+    progress = [i for i, frame in enumerate(frames) if is_progress(frame)]
+    assert progress and max(progress) < 10
+    assert not is_progress(b"".join(frames[10:]))
+
+
+def test_streamed_text_is_progress() -> None:
+    frames = _turn_frames("tui-slow-stream")
+    assert sum(is_progress(frame) for frame in frames[10:]) >= 10
+
+
+@pytest.mark.parametrize(
+    ("data", "progress"),
+    [
+        (b"\x1b[13;12H\x1b[2m7", False),
+        (b"\x1b[13;1H\xe2\x97\xa6", False),
+        (b"\x1b]0;\xe2\xa0\x99 Fake | project\x07", False),
+        (b"\x1b[13;3HWorking (1m 05s \xe2\x80\xa2 esc to interrupt)", False),
+        (b"\x1b[13;4Horki", False),
+        (b"Running tests", True),
+        (b"ok 17 passed\r\n", True),
+        (b"\x1b[2J\x1b[H", False),
+    ],
+)
+def test_progress_by_hand(data: bytes, progress: bool) -> None:
+    assert is_progress(data) is progress
+
+
+def test_visible_text_drops_escapes() -> None:
+    assert visible_text(b"\x1b[1mbold\x1b[0m\x1b]0;title\x07x").split() == ["bold", "x"]
