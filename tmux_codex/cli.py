@@ -288,35 +288,23 @@ def wait_cmd(task: str | None, for_states: str, timeout: float) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def events(task_ref: str | None, follow: bool, as_json: bool) -> None:
     """Print state changes (and who made them)."""
-    import time
-
-    from tmux_codex.tasks import refresh, resolve
+    from tmux_codex.tasks import events as task_events
+    from tmux_codex.tasks import resolve
 
     with context() as ctx:
         task_id = resolve(ctx, task_ref).id if task_ref else None
-        last = 0
-        while True:
-            for event in ctx.store.events(task_id, after=last):
-                last = event.id
-                if as_json:
-                    _print_json(event.to_dict())
-                else:
-                    state = f"{event.to_state}:{event.reason}" if event.reason else event.to_state
-                    detail = (event.detail or "").split("\n")[0]
-                    click.echo(
-                        f"{event.at}  {event.task:>4}  {event.from_state or '-'} -> "
-                        f"{state}  by {event.by}  {detail}".rstrip()
-                    )
-            if not follow:
-                return
-            # With no monitor running yet, looking is what records changes.
-            live = [
-                t
-                for t in ctx.store.tasks(include_final=False)
-                if task_id is None or t.id == task_id
-            ]
-            refresh(ctx, live)
-            time.sleep(1.0)
+        for event in task_events(ctx, task_id, follow=follow):
+            if as_json:
+                _print_json(event.to_dict())
+            else:
+                state = f"{event.to_state}:{event.reason}" if event.reason else event.to_state
+                detail = (event.detail or "").split("\n")[0]
+                click.echo(
+                    f"{event.at}  {event.task:>4}  {event.from_state or '-'} -> "
+                    f"{state}  by {event.by}  {detail}".rstrip()
+                )
+            if follow:
+                sys.stdout.flush()
 
 
 @cli.command()

@@ -12,7 +12,7 @@ import os
 import re
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from tmux_codex.config import Config
 from tmux_codex.errors import BadInput, NotPossible, TaskNotFound
-from tmux_codex.models import FINAL_STATES, LIVE_STATES, Task
+from tmux_codex.models import FINAL_STATES, LIVE_STATES, Event, Task
 from tmux_codex.paths import env_path
 from tmux_codex.store import StateChange, Store
 from tmux_codex.tmux import PaneInfo, Tmux
@@ -279,6 +279,36 @@ def wait(
         if task.final or time.monotonic() >= deadline:
             return task, False
         time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+
+
+def events(ctx: Context, task_id: int | None = None, follow: bool = False) -> Iterator[Event]:
+    """The recorded events (of one task), oldest first; with ``follow``, new ones as they come.
+
+    Following reads the store every 100 ms while a monitor keeps it current;
+    with none running it looks at the live tasks itself once a second.
+    """
+    from tmux_codex.monitor import running
+
+    last = 0
+    next_look = 0.0
+    while True:
+        for event in ctx.store.events(task_id, after=last):
+            last = event.id
+            yield event
+        if not follow:
+            return
+        clock = time.monotonic()
+        if clock >= next_look:
+            watched = running(ctx.store.home) is not None
+            next_look = clock + (10.0 if watched else 1.0)
+            live = [
+                t
+                for t in ctx.store.tasks(include_final=False)
+                if task_id is None or t.id == task_id
+            ]
+            refresh(ctx, live)
+            pause = 0.1 if watched else 1.0
+        time.sleep(pause)
 
 
 #: Status-line markers per state, in the order they are shown.
