@@ -125,7 +125,7 @@ def start(
         )
         task = start_task(ctx.store, ctx.config, req, ctx.socket)
         if not no_monitor:
-            from tmux_codex.monitor import spawn
+            from tmux_codex.daemon import spawn
 
             if spawn(ctx.store.home) is None:
                 click.echo(
@@ -409,7 +409,7 @@ def monitor(show_status: bool, stop: bool, detach: bool, as_json: bool) -> None:
     One runs per state directory; 'start' starts it in the background. With
     no option it runs in the foreground until Ctrl-C or SIGTERM.
     """
-    from tmux_codex import monitor as mon
+    from tmux_codex import daemon
     from tmux_codex.errors import NotPossible
     from tmux_codex.paths import state_home
 
@@ -419,7 +419,7 @@ def monitor(show_status: bool, stop: bool, detach: bool, as_json: bool) -> None:
         raise BadInput("--json goes with --status")
     home = state_home()
     if show_status:
-        info = mon.running(home)
+        info = daemon.running(home)
         data = info or {"running": False, "pid": None}
         data.setdefault("home", str(home))
         if as_json:
@@ -432,21 +432,22 @@ def monitor(show_status: bool, stop: bool, detach: bool, as_json: bool) -> None:
             sys.exit(1)
         return
     if stop:
-        stopped = mon.stop(home)
+        stopped = daemon.stop(home)
         click.echo(f"monitor {stopped.get('pid')} stopped" if stopped else "monitor not running")
         return
     if detach:
         with context() as ctx:  # checks the config and the state directory first
-            pid = mon.spawn(ctx.store.home)
+            pid = daemon.spawn(ctx.store.home)
         if pid is None:
             raise NotPossible(f"the monitor did not start; see {home / 'monitor.log'}")
         click.echo(f"monitor running: pid {pid}")
         return
+    from tmux_codex.monitor import serve
     from tmux_codex.notify import Notifier
 
     with context() as ctx:
         notifier = Notifier(ctx.config.notify, log=lambda line: click.echo(line))
-        mon.serve(ctx, notifier=notifier)
+        serve(ctx, notifier=notifier)
 
 
 # -- entry point ----------------------------------------------------------------

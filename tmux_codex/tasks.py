@@ -260,7 +260,7 @@ def wait(
     With none, each look refreshes the task from tmux. A task that ended in
     another state will not get there: that returns at once.
     """
-    from tmux_codex.monitor import running
+    from tmux_codex.daemon import running
 
     task = resolve(ctx, ref)
     deadline = time.monotonic() + timeout
@@ -287,7 +287,7 @@ def events(ctx: Context, task_id: int | None = None, follow: bool = False) -> It
     Following reads the store every 100 ms while a monitor keeps it current;
     with none running it looks at the live tasks itself once a second.
     """
-    from tmux_codex.monitor import running
+    from tmux_codex.daemon import running
 
     last = 0
     next_look = 0.0
