@@ -236,6 +236,8 @@ class Monitor:
                 self.tracks.pop(task_id, None)
                 continue
             track = self.tracks.get(task_id)
+            if track is None and task.final:
+                continue
             if track is None:  # started while the monitor runs: every byte is new
                 track = Track(state=task.state, mode=task.mode, progress_at=clock)
                 self.tracks[task_id] = track

@@ -37,7 +37,7 @@ WINDOW_MARKS: dict[str, str] = {
     "starting": "~",
     "working": "~",
     "waiting": "!",
-    "stalled": "!",
+    "stalled": "…",
     "idle": "·",
     "done": "✓",
     "failed": "✗",

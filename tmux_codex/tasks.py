@@ -314,7 +314,7 @@ def events(ctx: Context, task_id: int | None = None, follow: bool = False) -> It
 #: Status-line markers per state, in the order they are shown.
 STATUS_MARKS = (
     ("waiting", "!"),
-    ("stalled", "~"),
+    ("stalled", "…"),
     ("working", "⚙"),
     ("starting", "⚙"),
     ("idle", "·"),
