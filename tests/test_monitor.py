@@ -109,7 +109,10 @@ def test_edit_prompt(cli: Cli, codex_env: CodexEnv) -> None:
     assert "approval-patch.txt" in waiting["prompt_text"]
 
 
-def test_trust_menu_in_an_untrusted_git_workdir(cli: Cli, codex_env: CodexEnv) -> None:
+def test_trust_menu_in_an_untrusted_git_workdir(
+    cli: Cli, codex_env: CodexEnv, tmp_path: Path
+) -> None:
+    write_config(cli, tmp_path, "[policy]\ntrust_workdir = false\n")  # a person answers
     work = codex_env.workdir(git=True, trusted=False)
     task = start(cli, work, "[scenario:complete] hi")
     waiting = wait_stored(cli, task, "waiting")

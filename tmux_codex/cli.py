@@ -361,6 +361,42 @@ def keys(task: str, key_names: tuple[str, ...]) -> None:
 
 @cli.command()
 @click.argument("task", required=False)
+@click.option("--always", is_flag=True, help="Approve and don't ask again (p / a).")
+def approve(task: str | None, always: bool) -> None:
+    """Approve the prompt a task waits at (command, edit, trust, question).
+
+    Acts only if the prompt is still the one last seen, and checks it went away.
+    """
+    from tmux_codex.tasks import answer
+
+    with context() as ctx:
+        done = answer(ctx, task, "always" if always else "yes")
+    click.echo(_state_label(done))
+
+
+@cli.command()
+@click.argument("task", required=False)
+def deny(task: str | None) -> None:
+    """Refuse the prompt a task waits at (Escape); Codex asks what to do instead."""
+    from tmux_codex.tasks import answer
+
+    with context() as ctx:
+        done = answer(ctx, task, "no")
+    click.echo(_state_label(done))
+
+
+@cli.command()
+@click.argument("task", required=False)
+def poke(task: str | None) -> None:
+    """Press Enter once in a task's window (recorded as an event)."""
+    from tmux_codex.tasks import poke as poke_task
+
+    with context() as ctx:
+        poke_task(ctx, task)
+
+
+@cli.command()
+@click.argument("task", required=False)
 def kill(task: str | None) -> None:
     """End a task's Codex (state killed); its window keeps the last screen."""
     from tmux_codex.tasks import kill as kill_task

@@ -45,6 +45,7 @@ class PolicyConfig:
     allow_commands: tuple[str, ...] = ()
     deny_commands: tuple[str, ...] = ("rm -rf", "sudo ", "git push")
     max_resumes: int = 0
+    kill_after: float = 0.0  # a task stalled this long is killed; 0 = never
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -44,8 +45,8 @@ from tmux_codex.paths import (
     logs_dir,
     wake_dir,
 )
+from tmux_codex.policy import on_prompt, should_kill
 from tmux_codex.tasks import Context, _codex_state, refresh
-from tmux_codex.tmux import Tmux
 
 #: At most one look (capture) per task per this many seconds.
 DEBOUNCE = 0.025
@@ -81,6 +82,7 @@ class Track:
     progress_at: float = 0.0  # monotonic time of the last real output
     poked: bool = False
     unknown_since: float | None = None  # first look that saw a prompt of no known kind
+    killing: bool = False  # a policy kill is under way
 
 
 def _agrees(announced: str | None, state: str) -> bool:
@@ -122,6 +124,9 @@ class Monitor:
         self.stopping = threading.Event()
         self.last_event = 0
         self.looks = 0  # captures made (for benchmarks and tests)
+        self.actions = ThreadPoolExecutor(max_workers=2, thread_name_prefix="policy")
+        self.acting: set[int] = set()  # tasks a policy action is under way for
+        self.decided: dict[int, str | None] = {}  # the prompt a policy last decided on
 
     # -- life ---------------------------------------------------------------
 
@@ -159,11 +164,14 @@ class Monitor:
             self.last_event = self.store.last_event_id()
             self.reconcile()
             self._flush_events()
+            for task in self.store.tasks(include_final=False):
+                self._policy(task)  # prompts already up: only now, after a fresh look
             while not self.stopping.is_set():
                 self._step()
         finally:
             observer.stop()
             observer.join(timeout=5)
+            self.actions.shutdown(wait=True, cancel_futures=True)
             if self.notifier is not None:
                 self.notifier.close()
 
@@ -360,6 +368,9 @@ class Monitor:
             and monitor.poke_after > 0
         ):
             times.append(track.progress_at + max(monitor.poke_after, monitor.stall_after))
+        kill_after = self.config.policy.kill_after
+        if track.state == "stalled" and kill_after > 0 and not track.killing:
+            times.append(track.progress_at + max(kill_after, monitor.stall_after))
         return times
 
     def _next_due(self) -> float | None:
@@ -392,6 +403,14 @@ class Monitor:
             self._stall(task_id)
         for task_id in pokes:
             self._poke(task_id)
+        for task_id, track in self.tracks.items():
+            task = self.store.get(task_id) if track.state == "stalled" else None
+            if task is None or track.killing or task_id in self.acting:
+                continue
+            decision = should_kill(task, clock - track.progress_at, self.config.policy)
+            if decision is not None:
+                track.killing = True
+                self._submit(task_id, "kill", f"{decision.detail} ({decision.rule})")
 
     def _stall(self, task_id: int) -> None:
         track = self.tracks[task_id]
@@ -414,18 +433,18 @@ class Monitor:
             track.poked = False
 
     def _poke(self, task_id: int) -> None:
+        from tmux_codex.tasks import poke
+
         track = self.tracks[task_id]
         track.poked = True
         task = self.store.get(task_id)
-        if task is None or task.state != "stalled" or not task.pane_id:
-            return
-        try:
-            Tmux(task.tmux_socket).send_keys(task.pane_id, "Enter")
-        except Exception as exc:
-            self.log(f"task {task_id}: could not poke: {exc}")
+        if task is None or task.state != "stalled":
             return
         silent = _duration(max(self.config.monitor.poke_after, self.config.monitor.stall_after))
-        self.store.audit(task_id, f"poked: pressed Enter after {silent} without output", "monitor")
+        try:
+            poke(self.ctx, str(task_id), by="monitor", why=f"{silent} without output")
+        except Exception as exc:
+            self.log(f"task {task_id}: could not poke: {exc}")
 
     # -- telling the user ---------------------------------------------------
 
@@ -450,6 +469,58 @@ class Monitor:
             )
             if self.notifier is not None:
                 self.notifier.state_changed(task, event)
+            self._policy(task)
+
+    # -- policies -------------------------------------------------------------
+
+    def _policy(self, task: Task) -> None:
+        """Carry out what the policies say of a task that just changed state."""
+        if task.state != "waiting":
+            self.decided.pop(task.id, None)
+            return
+        if task.id in self.acting or self.decided.get(task.id) == task.prompt_text:
+            return
+        decision = on_prompt(task, self.config.policy)
+        if decision is None:
+            return
+        self.decided[task.id] = task.prompt_text
+        if decision.choice is None:
+            self.store.audit(
+                task.id, f"{decision.detail} ({decision.rule})\n{task.prompt_text}", by="policy"
+            )
+            return
+        self._submit(task.id, "answer", decision.choice, decision.rule, task.prompt_text)
+
+    def _submit(self, task_id: int, action: str, *args: Any) -> None:
+        """Run an action on a task in a worker (it waits for tmux; the loop must not)."""
+        self.acting.add(task_id)
+        self.actions.submit(self._act, task_id, action, *args)
+
+    def _act(self, task_id: int, action: str, *args: Any) -> None:
+        from tmux_codex.store import Store
+        from tmux_codex.tasks import answer, kill
+
+        try:
+            with Store(self.home) as store:
+                ctx = Context(store=store, config=self.config, socket=self.ctx.socket)
+                if action == "answer":
+                    choice, rule, prompt = args
+                    answer(
+                        ctx,
+                        str(task_id),
+                        choice,
+                        by="policy",
+                        rule=rule,
+                        expect_prompt=prompt,
+                        timeout=4.0,
+                    )
+                elif action == "kill":
+                    kill(ctx, str(task_id), by="policy", why=str(args[0]))
+        except Exception as exc:
+            self.log(f"task {task_id}: policy {action} failed: {exc}")
+        finally:
+            self.acting.discard(task_id)
+            self.queue.put(("wake", task_id))
 
 
 def _size(path: str) -> int:

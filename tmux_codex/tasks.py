@@ -457,6 +457,89 @@ def send(
     return task
 
 
+#: The key that answers each kind of prompt: yes, always (approve --always), no (deny).
+ANSWER_KEYS: dict[str, dict[str, str]] = {
+    "approval": {"yes": "y", "always": "p", "no": "Escape"},
+    "edit": {"yes": "y", "always": "a", "no": "Escape"},
+    "trust": {"yes": "Enter", "no": "Escape"},
+    "question": {"yes": "Enter", "no": "Escape"},
+    "menu": {"yes": "Enter", "no": "Escape"},
+}
+_VERBS = {"yes": "approved", "always": "approved always", "no": "denied"}
+
+
+def answer(
+    ctx: Context,
+    ref: str | None,
+    choice: str,
+    *,
+    by: str = "user",
+    rule: str | None = None,
+    expect_prompt: str | None = None,
+    timeout: float = 10.0,
+) -> Task:
+    """Approve (``choice`` "yes" or "always") or deny ("no") the prompt a task waits at.
+
+    Looks again first and acts only on a live prompt of a known kind that is
+    the one last recorded (or ``expect_prompt``); sends the one key for that
+    kind; then checks the prompt went away. Codex ignores keys for a moment
+    after it draws a prompt: when the very same prompt is still up half way
+    through ``timeout``, the key is sent once more (never blindly: a fresh
+    capture shows the prompt it was meant for). Each key is an event naming
+    who sent it, the rule (for a policy) and the prompt.
+    """
+    task = resolve(ctx, ref)
+    seen = expect_prompt
+    if seen is None and task.state == "waiting":
+        seen = task.prompt_text
+    verb = "approve" if choice != "no" else "deny"
+    task = _live_process(ctx, task)
+    if task.state != "waiting" or task.reason not in ANSWER_KEYS:
+        label = f"{task.state}:{task.reason}" if task.reason else task.state
+        raise NotPossible(f"task {task.id} ({task.name}) is {label}: nothing to {verb}")
+    if seen is not None and task.prompt_text != seen:
+        raise NotPossible(
+            f"task {task.id} ({task.name}) shows another prompt than the one last seen: "
+            f"look again ('tmux-codex show {task.id}') and retry"
+        )
+    key = ANSWER_KEYS[task.reason or ""].get(choice)
+    if key is None:
+        raise BadInput(f"--always works at approval and edit prompts, not at a {task.reason} one")
+    assert task.pane_id is not None
+    tmux = Tmux(task.tmux_socket)
+    prompt = task.prompt_text
+    why = f" ({rule})" if rule else ""
+
+    def still_up() -> bool:
+        now = refresh(ctx, [task])[0]
+        return now.state == "waiting" and now.prompt_text == prompt
+
+    detail = f"{_VERBS[choice]}{why}: key {key}\n{prompt or ''}".rstrip()
+    tmux.send_keys(task.pane_id, key)
+    ctx.store.audit(task.id, detail, by=by)
+    if _wait(lambda: not still_up(), timeout / 2, 0.1):
+        return ctx.store.get(task.id) or task
+    tmux.send_keys(task.pane_id, key)
+    ctx.store.audit(task.id, f"{detail.splitlines()[0]} (again: the prompt ignored it)", by=by)
+    if _wait(lambda: not still_up(), timeout / 2, 0.1):
+        return ctx.store.get(task.id) or task
+    raise NotPossible(
+        f"sent {key} to task {task.id} ({task.name}) but its prompt is still up; "
+        f"see 'tmux-codex screen {task.id}'"
+    )
+
+
+def poke(ctx: Context, ref: str | None, by: str = "user", why: str = "") -> Task:
+    """Press Enter once in a task's window (a silent TUI redraws; a stuck prompt may go on)."""
+    task = _live_process(ctx, resolve(ctx, ref))
+    if task.mode == "exec":
+        raise NotPossible(f"task {task.id} runs 'codex exec', which reads no input")
+    assert task.pane_id is not None
+    Tmux(task.tmux_socket).send_keys(task.pane_id, "Enter")
+    ctx.store.audit(task.id, f"poked: pressed Enter{': ' + why if why else ''}", by=by)
+    return task
+
+
 def _wait(predicate: object, timeout: float, interval: float = 0.05) -> bool:
     assert callable(predicate)
     deadline = time.monotonic() + timeout
@@ -467,13 +550,17 @@ def _wait(predicate: object, timeout: float, interval: float = 0.05) -> bool:
     return True
 
 
-def kill(ctx: Context, ref: str | None, timeout: float = 10.0) -> Task:
+def kill(
+    ctx: Context,
+    ref: str | None,
+    timeout: float = 10.0,
+    by: str = "user",
+    why: str = "killed by tmux-codex kill",
+) -> Task:
     """End the task's Codex; the window stays with its last screen. State ``killed``."""
     task = _live_process(ctx, resolve(ctx, ref))
     tmux = Tmux(task.tmux_socket)
-    ctx.store.set_state(
-        task.id, "killed", by="user", detail="killed by tmux-codex kill", only_from=LIVE_STATES
-    )
+    ctx.store.set_state(task.id, "killed", by=by, detail=why, only_from=LIVE_STATES)
     info = _pane_for(task, tmux.panes())
     if info is not None and not info.dead and info.pid:
         with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -1,0 +1,341 @@
+"""The monitor's CPU with 50 tasks each printing 10 lines a second, for a minute.
+
+Usage: ``python bench/monitor_cpu.py [--tasks 50] [--rate 10] [--seconds 60]
+[--settle 3] [--count-looks]``
+
+Target: under 5% of one core for the monitor process. A benchmark, not a
+test: it asserts nothing about time and exits non-zero only when something
+fails (a task that never gets to ``working``, a monitor that does not start).
+
+Method: a private tmux server and a temporary ``TMUX_CODEX_HOME``; the
+monitor started first (``monitor --detach``), then the tasks with ``start
+--mode tui --no-monitor`` whose "codex" (``TMUX_CODEX_CODEX``) is a small fake
+that prints Codex's working escape (``ESC]7501;state=working``) and a spinner
+title, then lines of varied words at the rate, forever, like an agent
+streaming its work. Once the store says every task is ``working`` (and
+``--settle`` seconds more), the monitor's CPU time (utime + stime from
+``/proc/PID/stat``) is read before and after ``--seconds`` and shown as a
+percentage of one core; so are the CPU of the tmux clients it ran (its
+reaped children: cutime + cstime), the tmux server's CPU, how busy the whole
+machine was, and how many lines the tasks really printed (counted in their
+logs).
+
+``--count-looks`` runs the same monitor through a small wrapper that reports
+how many captures ("looks") it made (``Monitor.looks``, logged on SIGUSR1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+FAKE_CODEX = """
+import os, random, time
+
+rate = float(os.environ.get("TCX_BENCH_RATE", "10"))
+words = (
+    "reading parser module tests failing fixture config update refactor function "
+    "import schema migration query index cache request handler response token "
+    "stream buffer render layout widget signal thread queue worker retry timeout "
+    "patch diff commit branch merge lint format type check coverage build deploy"
+).split()
+rng = random.Random(os.getpid())
+os.write(1, "\\033]7501;state=working:app=codex\\033\\\\".encode())
+os.write(1, "\\033]0;\\u280b Fake | project\\007".encode())
+tick = time.monotonic()
+n = 0
+while True:
+    n += 1
+    line = " ".join(rng.choice(words) for _ in range(rng.randint(4, 12)))
+    os.write(1, f"\\u2022 {n} {line}\\n".encode())
+    tick += 1 / rate
+    time.sleep(max(tick - time.monotonic(), 0))
+"""
+
+#: The monitor, as ``tmux-codex monitor`` runs it, but reporting its captures on SIGUSR1.
+COUNTING_MONITOR = """
+import os, signal
+from tmux_codex import monitor as mon
+seen = []
+init = mon.Monitor.__init__
+def __init__(self, *args, **kwargs):
+    init(self, *args, **kwargs)
+    seen.append(self)
+mon.Monitor.__init__ = __init__
+def report(signum, frame):
+    looks = getattr(seen[-1], "looks", None) if seen else None
+    os.write(1, f"bench: looks {looks}\\n".encode())
+signal.signal(signal.SIGUSR1, report)
+from tmux_codex.cli import main
+main(["monitor"])
+"""
+
+
+class BenchError(Exception):
+    """Something failed (not merely slow)."""
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """A process's CPU seconds: its own, and its reaped children's."""
+
+    own: float
+    children: float
+
+
+def cpu_of(pid: int) -> Cpu:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    # After "(comm)": state is field 3, so utime (14) .. cstime (17) are [11:15].
+    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+    return Cpu((utime + stime) / tick, (cutime + cstime) / tick)
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all cores, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    total = sum(values[:8])  # without guest time, which is counted in user already
+    return total - idle, total
+
+
+class Bench:
+    def __init__(self, cmd: list[str], env: dict[str, str], home: Path, socket: str) -> None:
+        self.cmd = cmd
+        self.env = env
+        self.home = home
+        self.socket = socket
+        self.monitor_pid: int | None = None
+        self.counting = False
+
+    def cli(self, *argv: str) -> str:
+        proc = subprocess.run(
+            [*self.cmd, *argv], env=self.env, capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            raise BenchError(f"tmux-codex {argv[0]} exited {proc.returncode}: {proc.stderr}")
+        return proc.stdout
+
+    def start_monitor(self, counting: bool) -> int:
+        self.counting = counting
+        if counting:
+            self.home.mkdir(mode=0o700, exist_ok=True)
+            log_fd = os.open(
+                self.home / "monitor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
+            )
+            try:
+                subprocess.Popen(
+                    [sys.executable, "-c", COUNTING_MONITOR],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_fd,
+                    stderr=log_fd,
+                    cwd="/",
+                    env=self.env,
+                    start_new_session=True,
+                )
+            finally:
+                os.close(log_fd)
+        else:
+            self.cli("monitor", "--detach")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            proc = subprocess.run(
+                [*self.cmd, "monitor", "--status", "--json"],
+                env=self.env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode == 0:
+                pid = json.loads(proc.stdout).get("pid")
+                if pid:
+                    self.monitor_pid = int(pid)
+                    return self.monitor_pid
+            time.sleep(0.05)
+        raise BenchError("the monitor did not start")
+
+    def looks(self) -> int | None:
+        """The monitor's captures so far (``--count-looks`` only)."""
+        if not self.counting or self.monitor_pid is None:
+            return None
+        path = self.home / "monitor.log"
+        marker = "bench: looks "
+        before = path.read_text(errors="replace").count(marker)
+        os.kill(self.monitor_pid, signal.SIGUSR1)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            lines = [
+                line
+                for line in path.read_text(errors="replace").splitlines()
+                if line.startswith(marker)
+            ]
+            if len(lines) > before:
+                value = lines[-1].split()[-1]
+                return int(value) if value.isdigit() else None
+            time.sleep(0.01)
+        return None
+
+    def states(self) -> Counter[str]:
+        db = sqlite3.connect(f"file:{self.home / 'tasks.db'}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT state, reason FROM tasks").fetchall()
+        finally:
+            db.close()
+        return Counter(f"{s}:{r}" if r else str(s) for s, r in rows)
+
+    def tmux_server_pid(self) -> int | None:
+        proc = subprocess.run(
+            ["tmux", "-L", self.socket, "display", "-p", "#{pid}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        out = proc.stdout.strip()
+        return int(out) if out.isdigit() else None
+
+    def log_sizes(self) -> dict[Path, int]:
+        return {path: path.stat().st_size for path in (self.home / "logs").glob("*.log")}
+
+    def cleanup(self) -> None:
+        subprocess.run(
+            [*self.cmd, "monitor", "--stop"], env=self.env, capture_output=True, check=False
+        )
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, check=False)
+
+    def print_monitor_log(self) -> None:
+        try:
+            lines = (self.home / "monitor.log").read_text(errors="replace").splitlines()
+        except OSError:
+            return
+        if any("error" in line.lower() for line in lines):
+            print("monitor.log has errors; its last 40 lines:")
+            for line in lines[-40:]:
+                print(f"  {line}")
+
+
+def lines_written(before: dict[Path, int], after: dict[Path, int]) -> tuple[int, int]:
+    """(lines, bytes) the tasks printed between two sets of log sizes."""
+    lines = total = 0
+    for path, size in after.items():
+        start = before.get(path, 0)
+        with path.open("rb") as fh:
+            fh.seek(start)
+            data = fh.read(size - start)
+        lines += data.count(b"\n")
+        total += len(data)
+    return lines, total
+
+
+def run(bench: Bench, args: argparse.Namespace, work: Path) -> int:
+    pid = bench.start_monitor(args.count_looks)
+    started = time.monotonic()
+    for i in range(args.tasks):
+        bench.cli("start", "--mode", "tui", "--no-monitor", "-C", str(work), f"task {i}")
+    deadline = time.monotonic() + 120
+    while True:
+        states = bench.states()
+        if states["working"] == args.tasks:
+            break
+        if time.monotonic() > deadline:
+            raise BenchError(f"not every task got to working in 120s: {dict(states)}")
+        time.sleep(0.2)
+    ready = time.monotonic() - started
+    time.sleep(args.settle)
+    server = bench.tmux_server_pid()
+    looks0 = bench.looks()
+    sizes0 = bench.log_sizes()
+    busy0 = machine_busy()
+    mon0 = cpu_of(pid)
+    srv0 = cpu_of(server) if server else None
+    t0 = time.monotonic()
+    time.sleep(args.seconds)
+    mon1 = cpu_of(pid)
+    srv1 = cpu_of(server) if server else None
+    elapsed = time.monotonic() - t0
+    busy1 = machine_busy()
+    sizes1 = bench.log_sizes()
+    looks1 = bench.looks()
+    states = bench.states()
+    lines, nbytes = lines_written(sizes0, sizes1)
+
+    def pct(seconds: float) -> str:
+        return f"{seconds / elapsed * 100:5.2f}% of one core ({seconds:.2f} s CPU)"
+
+    cores = os.cpu_count() or 1
+    print(
+        f"monitor CPU: {args.tasks} tasks printing {args.rate:g} lines/s each, "
+        f"measured over {elapsed:.1f} s ({cores} cores)"
+    )
+    print(f"  monitor process (utime+stime):  {pct(mon1.own - mon0.own)}")
+    print(f"  tmux clients it ran (children): {pct(mon1.children - mon0.children)}")
+    if srv0 is not None and srv1 is not None:
+        print(f"  tmux server:                    {pct(srv1.own - srv0.own)}")
+    machine = (busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1) * 100
+    print(f"  whole machine:                  {machine:5.1f}% busy ({cores} cores)")
+    print(
+        f"  tasks printed {lines / elapsed:.0f} lines/s in all "
+        f"({nbytes / elapsed / 1024:.0f} KiB/s into {len(sizes1)} logs); "
+        f"all {args.tasks} working after {ready:.1f} s"
+    )
+    if looks0 is not None and looks1 is not None:
+        print(f"  monitor captures in the window: {looks1 - looks0}")
+    print(f"  stored states at the end: {dict(sorted(states.items()))}")
+    print("  target (monitor process): under 5% of one core")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=10.0, help="lines per second per task")
+    parser.add_argument("--seconds", type=float, default=60.0, help="the measuring window")
+    parser.add_argument("--settle", type=float, default=3.0, help="wait before measuring")
+    parser.add_argument("--count-looks", action="store_true", help="report the monitor's looks")
+    args = parser.parse_args()
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "tmux_codex"], check=True, cwd=ROOT)
+    with tempfile.TemporaryDirectory(prefix="tcx-bench-") as tmp:
+        root = Path(tmp)
+        work = root / "project"
+        work.mkdir()
+        fake = root / "codex"
+        fake.write_text(f"#!{sys.executable}\n{FAKE_CODEX}")
+        fake.chmod(0o755)
+        socket = f"tcx-bench-{os.getpid()}"
+        home = root / "home"
+        env = {
+            **os.environ,
+            "TMUX_CODEX_HOME": str(home),
+            "TMUX_CODEX_SOCKET": socket,
+            "TMUX_CODEX_CONFIG": str(root / "none.toml"),
+            "TMUX_CODEX_CODEX": str(fake),
+            "TCX_BENCH_RATE": str(args.rate),
+        }
+        for var in ("TMUX", "TMUX_PANE", "PYTHONDONTWRITEBYTECODE", "TMUX_CODEX_DEBUG"):
+            env.pop(var, None)
+        script = Path(sys.executable).with_name("tmux-codex")
+        cmd = [str(script)] if script.exists() else [sys.executable, "-m", "tmux_codex"]
+        bench = Bench(cmd, env, home, socket)
+        try:
+            return run(bench, args, work)
+        except BenchError as exc:
+            print(f"monitor_cpu: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            bench.cleanup()
+            bench.print_monitor_log()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
