@@ -396,6 +396,25 @@ def poke(task: str | None) -> None:
 
 
 @cli.command()
+@click.argument("task")
+@click.argument("prompt", required=False)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for Codex to show it took the conversation up (0: do not check).",
+)
+def resume(task: str, prompt: str | None, timeout: float) -> None:
+    """Resume an ended task's Codex session in its window, with PROMPT if given."""
+    from tmux_codex.resume import resume as resume_task
+
+    with context() as ctx:
+        resumed = resume_task(ctx, task, prompt, verify=timeout)
+    click.echo(f"task {resumed.id} ({resumed.name}) resumed: attempt {resumed.attempt}")
+
+
+@cli.command()
 @click.argument("task", required=False)
 def kill(task: str | None) -> None:
     """End a task's Codex (state killed); its window keeps the last screen."""

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tmux_codex.codex import INSTALL_HINT
+from tmux_codex.codex import INSTALL_HINT, codex_home
 from tmux_codex.config import Config
 from tmux_codex.errors import BadInput, CodexNotFound, TmuxCodexError
 from tmux_codex.models import MODES, Task
@@ -183,13 +183,14 @@ def start(store: Store, config: Config, req: StartRequest, socket: str) -> Task:
         "start_commit": git_head(workdir),
         "tmux_socket": socket,
         "tmux_session": config.tmux.session,
+        "codex_home": str(codex_home(os.environ)),
+        "prompt": req.prompt,
     }
     try:
         task = store.add_task(fields, req.name, default_name(req.prompt))
     except NameTaken:
         raise BadInput(f"a task named {req.name!r} exists; choose another --name") from None
     log = Path(task.log_path)
-    window_id = ""
     try:
         argv = codex_argv(
             codex, mode, config, req.codex_args, notify_arg(home, task.id), workdir, req.prompt
@@ -197,22 +198,35 @@ def start(store: Store, config: Config, req: StartRequest, socket: str) -> Task:
         store.update(task.id, argv=argv)
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.close(fd)
-        write_environment(home, task.id)
-        shim = shlex.join([sys.executable, "-m", "tmux_codex.shim", str(home), str(task.id)])
-        window_id, pane_id = tmux.new_window(config.tmux.session, task.name, shim, workdir)
-        # Before the window is on record: only a window carrying this id is the task's.
-        tmux.set_window_option(window_id, TASK_OPTION, str(task.id))
+        return open_window(store, task)
     except BaseException as exc:
-        if window_id:
-            tmux.kill_window(window_id)
         store.delete(task.id)
         log.unlink(missing_ok=True)
-        env_path(home, task.id).unlink(missing_ok=True)
         if isinstance(exc, (TmuxCodexError, KeyboardInterrupt)):
             raise
         raise TmuxCodexError(f"could not start the task: {exc}") from exc
-    panes = tmux.panes()
-    info = panes.get(window_id)
+
+
+def open_window(store: Store, task: Task) -> Task:
+    """Run the task's shim (which runs its argv) in a new window; the task as recorded.
+
+    On failure the window and the environment file are gone again.
+    """
+    home = store.home
+    tmux = Tmux(task.tmux_socket)
+    window_id = ""
+    try:
+        write_environment(home, task.id)
+        shim = shlex.join([sys.executable, "-m", "tmux_codex.shim", str(home), str(task.id)])
+        window_id, pane_id = tmux.new_window(task.tmux_session, task.name, shim, task.workdir)
+        # Before the window is on record: only a window carrying this id is the task's.
+        tmux.set_window_option(window_id, TASK_OPTION, str(task.id))
+    except BaseException:
+        if window_id:
+            tmux.kill_window(window_id)
+        env_path(home, task.id).unlink(missing_ok=True)
+        raise
+    info = tmux.panes().get(window_id)
     store.update(
         task.id,
         window_id=window_id,

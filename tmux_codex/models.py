@@ -58,6 +58,8 @@ class Task:
     width: int = 0
     height: int = 0
     shim_pid: int | None = None
+    codex_home: str | None = None
+    prompt: str | None = None  # the prompt it was started with
 
     @property
     def final(self) -> bool:

@@ -34,10 +34,11 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tmux_codex.classify import Verdict, is_progress
+from tmux_codex.classify import Verdict, is_progress, visible_text
 from tmux_codex.daemon import Lock
 from tmux_codex.models import FINAL_STATES, Task, now
 from tmux_codex.paths import (
@@ -271,6 +272,8 @@ class Monitor:
                     track.settle_tries = 0
                 if task.state == "starting" or track.unsettled:
                     wanted = True
+                if not task.codex_session_id:
+                    self._learn_session(task, new, found)
             if not wanted:
                 continue
             if clock - track.last_look >= DEBOUNCE or task_id in wakes:
@@ -280,6 +283,26 @@ class Monitor:
                 track.look_due = due if track.look_due is None else min(track.look_due, due)
         if look:
             self._look(look, progressed)
+
+    def _learn_session(self, task: Task, new: bytes, announced: list[str]) -> None:
+        """Find the task's Codex session id as early as it shows: exec's header, the rollout."""
+        from tmux_codex.codex import exec_session_id, find_session
+
+        session = None
+        if task.mode == "exec":
+            session = exec_session_id(visible_text(new))
+        elif any(a.startswith("working") for a in announced) and task.codex_home:
+            taken = frozenset(
+                t.codex_session_id
+                for t in self.store.tasks()
+                if t.codex_session_id and t.id != task.id
+            )
+            session = find_session(
+                Path(task.codex_home), task.workdir, task.created_at, task.prompt, taken
+            )
+        if session:
+            self.store.update(task.id, codex_session_id=session)
+            self.log(f"task {task.id} ({task.name}): Codex session {session}")
 
     def _read_new(self, task: Task, track: Track) -> bytes:
         try:

@@ -34,8 +34,12 @@ def record(home: Path, task_id: int, payload: dict[str, object]) -> bool:
     if not fields:
         return False
     with Store(home) as store:
-        if store.get(task_id) is None:
+        task = store.get(task_id)
+        if task is None:
             return False
+        known = task.codex_session_id
+        if known and "codex_session_id" in fields and fields["codex_session_id"] != known:
+            store.audit(task_id, f"Codex runs session {fields['codex_session_id']}, not {known}")
         store.update(task_id, **fields)
     wake(home, task_id)
     return True

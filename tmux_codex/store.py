@@ -65,6 +65,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX events_task ON events (task_id, id);
     """,
+    # 2: where the task's Codex keeps its sessions (to find its rollout file)
+    """
+    ALTER TABLE tasks ADD COLUMN codex_home TEXT;
+    ALTER TABLE tasks ADD COLUMN prompt TEXT;
+    """,
 )
 
 _TASK_COLUMNS = (
@@ -93,6 +98,8 @@ _TASK_COLUMNS = (
     "width",
     "height",
     "shim_pid",
+    "codex_home",
+    "prompt",
 )
 _UPDATABLE = frozenset(_TASK_COLUMNS) - {"id", "created_at"}
 

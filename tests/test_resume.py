@@ -1,0 +1,67 @@
+"""Resume on the real Codex: the same conversation continues after a crash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import libtmux
+import pytest
+
+from tests.codexbed import CodexEnv, wait_until
+from tests.conftest import Cli
+from tests.test_monitor import events, start, stored, wait_stored
+from tmux_codex.sim import FakeModelServer
+from tmux_codex.sim import scenarios as sc
+
+pytestmark = pytest.mark.e2e
+
+
+def test_resume_a_tui_task_after_kill_server(
+    cli: Cli, codex_env: CodexEnv, server: libtmux.Server, fake_model: FakeModelServer
+) -> None:
+    task = start(cli, codex_env.workdir(), "[scenario:complete] remember the word PELICAN")
+    wait_stored(cli, task, "idle")
+    # Learned without waiting for the turn to end: from Codex's rollout file.
+    wait_until(lambda: stored(cli, task)["codex_session_id"], 30, what="the session id")
+    session = stored(cli, task)["codex_session_id"]
+    server.kill()
+    wait_stored(cli, task, "lost")
+    before = Path(stored(cli, task)["log_path"]).read_bytes()
+    out = cli.run("resume", str(task), "[scenario:complete] go on")
+    assert out.stdout.strip().endswith("resumed: attempt 2")
+    resumed = wait_stored(cli, task, "idle")
+    assert resumed["attempt"] == 2 and resumed["codex_session_id"] == session
+    # The model got the earlier conversation with the new message.
+    last = json.dumps(fake_model.turns()[-1]["body"]["input"])
+    assert "remember the word PELICAN" in last and sc.COMPLETE_TEXT in last
+    assert "[scenario:complete] go on" in last
+    # The same log, appended to after a separator.
+    after = Path(resumed["log_path"]).read_bytes()
+    assert after.startswith(before)
+    assert b"==== tmux-codex: resumed, attempt 2, " in after[len(before) :]
+    assert any("resumed Codex session" in (e["detail"] or "") for e in events(cli, task))
+
+
+def test_resume_an_exec_task(cli: Cli, codex_env: CodexEnv, fake_model: FakeModelServer) -> None:
+    work = codex_env.workdir()
+    task = cli.json("start", "-C", str(work), "[scenario:complete] remember the word HERON")
+    done = wait_stored(cli, task["id"], "done")
+    assert done["codex_session_id"]
+    cli.run("resume", str(task["id"]), "[scenario:complete] and then?")
+    again = wait_stored(cli, task["id"], "done")
+    assert again["attempt"] == 2 and again["codex_session_id"] == done["codex_session_id"]
+    last = json.dumps(fake_model.turns()[-1]["body"]["input"])
+    assert "remember the word HERON" in last and "and then?" in last
+
+
+def test_resume_needs_an_ended_task_with_a_session(cli: Cli, codex_env: CodexEnv) -> None:
+    task = start(cli, codex_env.workdir(), "[scenario:hang-headers] x")
+    wait_stored(cli, task, "working")
+    proc = cli.run("resume", str(task), check=False)
+    assert proc.returncode == 1 and "only an ended task can be resumed" in proc.stderr
+    cli.run("kill", str(task))
+    db_session = stored(cli, task)["codex_session_id"]
+    if db_session is None:
+        proc = cli.run("resume", str(task), check=False)
+        assert proc.returncode == 1 and "no known Codex session id" in proc.stderr

@@ -1,0 +1,143 @@
+"""Resume an ended task: the same Codex session, in a window again, the same log.
+
+The seed workflow's resume protocol as one command: ``codex resume <id>``
+(TUI) or ``codex exec resume <id> PROMPT`` (exec) runs in a new window of the
+task (its old one, if still there, is closed first: a respawned pane would
+turn its log pipe off), the task's ``attempt`` goes up, the log gets a
+separator line and then everything the resumed Codex prints, and the call
+checks that Codex picked the conversation up.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from tmux_codex.classify import visible_text
+from tmux_codex.codex import exec_session_id
+from tmux_codex.errors import NotPossible
+from tmux_codex.launch import open_window
+from tmux_codex.models import Task, now
+from tmux_codex.tasks import Context, _pane_for, refresh, resolve
+from tmux_codex.tmux import Tmux
+
+#: What a resumed exec task is told when no prompt is given.
+DEFAULT_EXEC_PROMPT = "Continue the task where you left off."
+
+
+def resume_argv(task: Task, prompt: str | None) -> list[str]:
+    """Codex's argv to resume the task's session: its flags as before, then ``resume``.
+
+    A task's argv always ends ``-C WORKDIR [resume] -- …``; everything before
+    that (codex, its flags, ``--codex-arg`` values, the notify hook) is kept.
+    """
+    assert task.codex_session_id is not None
+    argv = task.argv
+    cut = next(
+        (
+            i
+            for i in range(len(argv) - 2, -1, -1)
+            if argv[i] == "-C" and argv[i + 1] == task.workdir
+        ),
+        None,
+    )
+    if cut is None:
+        raise NotPossible(f"task {task.id} has no recorded Codex command line to resume with")
+    if task.mode == "exec":
+        tail = [prompt if prompt else DEFAULT_EXEC_PROMPT]
+    else:
+        tail = [prompt] if prompt else []
+    return [*argv[:cut], "-C", task.workdir, "resume", "--", task.codex_session_id, *tail]
+
+
+def resume(
+    ctx: Context, ref: str | None, prompt: str | None = None, by: str = "user", verify: float = 60.0
+) -> Task:
+    """Resume an ended task's Codex session; the task, running again."""
+    task = refresh(ctx, [resolve(ctx, ref)])[0]
+    if not task.final:
+        raise NotPossible(
+            f"task {task.id} ({task.name}) is {task.state}: only an ended task can be resumed"
+        )
+    if not task.codex_session_id:
+        raise NotPossible(
+            f"task {task.id} ({task.name}) has no known Codex session id, so it cannot be "
+            "resumed; start a new task instead"
+        )
+    argv = resume_argv(task, prompt)
+    tmux = Tmux(task.tmux_socket)
+    if task.window_id:
+        try:
+            if _pane_for(task, tmux.panes()) is not None:
+                tmux.kill_window(task.window_id)
+        except Exception:  # its tmux server is gone: a new one is started
+            pass
+    attempt = task.attempt + 1
+    log = Path(task.log_path)
+    offset = log.stat().st_size if log.exists() else 0
+    separator = f"\r\n\x1b[0m==== tmux-codex: resumed, attempt {attempt}, {now()} ====\r\n"
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, separator.encode())
+    finally:
+        os.close(fd)
+    store = ctx.store
+    store.update(
+        task.id,
+        argv=argv,
+        attempt=attempt,
+        exit_code=None,
+        prompt_text=None,
+        error=None,
+        shim_pid=None,
+        window_id=None,
+        pane_id=None,
+    )
+    store.set_state(
+        task.id,
+        "starting",
+        by=by,
+        detail=f"resumed Codex session {task.codex_session_id} (attempt {attempt})",
+    )
+    resumed = open_window(store, task)
+    if verify > 0:
+        _verify(ctx, resumed, offset + len(separator.encode()), verify)
+    return store.get(task.id) or resumed
+
+
+def _verify(ctx: Context, task: Task, offset: int, timeout: float) -> None:
+    """Check that the resumed Codex took the conversation up (NotPossible if not).
+
+    exec prints the session id it runs in its header; the TUI shows the
+    earlier conversation again, the task's first prompt included.
+    """
+    from tmux_codex.logtext import render
+
+    session = (task.codex_session_id or "").lower()
+    first = next((line.strip() for line in (task.prompt or "").splitlines() if line.strip()), "")
+    needle = first[:40]
+    deadline = time.monotonic() + timeout
+
+    def picked_up() -> bool:
+        raw = Path(task.log_path).read_bytes()[offset:]
+        if task.mode == "exec":
+            found = exec_session_id(visible_text(raw))
+            if found is not None and found != session:
+                raise NotPossible(f"task {task.id} resumed into session {found}, not {session}")
+            return found is not None
+        return not needle or needle in render(raw, task.width or 120, task.height or 40)
+
+    while not picked_up():
+        current = ctx.store.get(task.id)
+        if current is not None and current.final and not picked_up():
+            raise NotPossible(
+                f"the resumed Codex of task {task.id} ended ({current.state}) without showing "
+                f"the earlier conversation; see 'tmux-codex log {task.id}'"
+            )
+        if time.monotonic() > deadline:
+            raise NotPossible(
+                f"task {task.id} was resumed, but Codex never showed the earlier conversation; "
+                f"see 'tmux-codex screen {task.id}'"
+            )
+        time.sleep(0.2)
