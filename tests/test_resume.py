@@ -65,3 +65,26 @@ def test_resume_needs_an_ended_task_with_a_session(cli: Cli, codex_env: CodexEnv
     if db_session is None:
         proc = cli.run("resume", str(task), check=False)
         assert proc.returncode == 1 and "no known Codex session id" in proc.stderr
+
+
+def test_max_resumes_policy(
+    cli: Cli,
+    codex_env: CodexEnv,
+    server: libtmux.Server,
+    session: libtmux.Session,  # keeps the tmux server up when the task's window goes
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "resume.toml"
+    config.write_text("[policy]\nmax_resumes = 1\n", encoding="utf-8")
+    cli.env["TMUX_CODEX_CONFIG"] = str(config)
+    task = start(cli, codex_env.workdir(), "[scenario:complete] remember the word EGRET")
+    wait_stored(cli, task, "idle")
+    wait_until(lambda: stored(cli, task)["codex_session_id"], 30, what="the session id")
+    server.cmd("kill-window", "-t", stored(cli, task)["window_id"])
+    wait_stored(cli, task, "lost")
+    # Resumed by the policy after its backoff (5 s), into a new window.
+    wait_until(lambda: stored(cli, task)["attempt"] == 2, 60, what="the automatic resume")
+    resumed = wait_stored(cli, task, "idle")
+    assert resumed["codex_session_id"] == stored(cli, task)["codex_session_id"]
+    fired = [e for e in events(cli, task) if e["by"] == "policy"]
+    assert fired[0]["detail"].startswith("resumed Codex session ")

@@ -46,7 +46,7 @@ from tmux_codex.paths import (
     logs_dir,
     wake_dir,
 )
-from tmux_codex.policy import on_prompt, should_kill
+from tmux_codex.policy import on_prompt, resume_delay, should_kill
 from tmux_codex.tasks import Context, _codex_state, refresh
 
 #: At most one look (capture) per task per this many seconds.
@@ -128,6 +128,7 @@ class Monitor:
         self.actions = ThreadPoolExecutor(max_workers=2, thread_name_prefix="policy")
         self.acting: set[int] = set()  # tasks a policy action is under way for
         self.decided: dict[int, str | None] = {}  # the prompt a policy last decided on
+        self.resume_due: dict[int, float] = {}  # automatic resumes planned (max_resumes)
 
     # -- life ---------------------------------------------------------------
 
@@ -398,6 +399,7 @@ class Monitor:
 
     def _next_due(self) -> float | None:
         times = [t for track in self.tracks.values() for t in self._due_times(track)]
+        times += self.resume_due.values()
         return min(times) if times else None
 
     def _timers(self) -> None:
@@ -426,6 +428,11 @@ class Monitor:
             self._stall(task_id)
         for task_id in pokes:
             self._poke(task_id)
+        for task_id, due in list(self.resume_due.items()):
+            if due <= clock:
+                del self.resume_due[task_id]
+                if task_id not in self.acting:
+                    self._submit(task_id, "resume")
         for task_id, track in self.tracks.items():
             task = self.store.get(task_id) if track.state == "stalled" else None
             if task is None or track.killing or task_id in self.acting:
@@ -481,10 +488,8 @@ class Monitor:
             if task is None:
                 continue
             track = self.tracks.get(task.id)
-            if track is not None:
+            if track is not None:  # kept when it ends: a resumed task reads on from here
                 track.state = task.state
-                if task.final:
-                    self.tracks.pop(task.id, None)
             self.log(
                 f"task {task.id} ({task.name}): {event.from_state} -> {event.to_state}"
                 + (f":{event.reason}" if event.reason else "")
@@ -498,6 +503,8 @@ class Monitor:
 
     def _policy(self, task: Task) -> None:
         """Carry out what the policies say of a task that just changed state."""
+        if task.state in ("lost", "failed"):
+            self._plan_resume(task)
         if task.state != "waiting":
             self.decided.pop(task.id, None)
             return
@@ -513,6 +520,21 @@ class Monitor:
             )
             return
         self._submit(task.id, "answer", decision.choice, decision.rule, task.prompt_text)
+
+    def _plan_resume(self, task: Task) -> None:
+        """``max_resumes``: schedule an automatic resume of a lost or failed TUI task."""
+        if task.id in self.resume_due or task.id in self.acting:
+            return
+        resumes = sum(
+            1
+            for e in self.store.events(task.id)
+            if e.by == "policy" and (e.detail or "").startswith("resumed Codex session")
+        )
+        delay = resume_delay(task, self.config.policy, resumes, _tmux_up(task.tmux_socket))
+        if delay is None:
+            return
+        self.resume_due[task.id] = time.monotonic() + delay
+        self.log(f"task {task.id} ({task.name}): resuming in {delay:g}s (max_resumes)")
 
     def _submit(self, task_id: int, action: str, *args: Any) -> None:
         """Run an action on a task in a worker (it waits for tmux; the loop must not)."""
@@ -539,11 +561,27 @@ class Monitor:
                     )
                 elif action == "kill":
                     kill(ctx, str(task_id), by="policy", why=str(args[0]))
+                elif action == "resume":
+                    from tmux_codex.resume import resume
+
+                    resume(ctx, str(task_id), None, by="policy", verify=30.0)
         except Exception as exc:
             self.log(f"task {task_id}: policy {action} failed: {exc}")
         finally:
             self.acting.discard(task_id)
             self.queue.put(("wake", task_id))
+
+
+def _tmux_up(socket: str) -> bool:
+    """Whether the tmux server ``socket`` runs (resuming into a dead server would loop)."""
+    import subprocess
+
+    base = ["tmux", "-L", socket] if socket else ["tmux"]
+    try:
+        done = subprocess.run([*base, "list-sessions"], capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
 
 
 def _size(path: str) -> int:
