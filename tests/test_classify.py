@@ -16,7 +16,9 @@ from tmux_codex.classify import (
     classify,
     decide,
     is_progress,
+    output_lines,
     patterns_for,
+    repeated_block,
     visible_text,
 )
 
@@ -456,3 +458,34 @@ def test_progress_by_hand(data: bytes, progress: bool) -> None:
 
 def test_visible_text_drops_escapes() -> None:
     assert visible_text(b"\x1b[1mbold\x1b[0m\x1b]0;title\x07x").split() == ["bold", "x"]
+
+
+# -- the loop guard -----------------------------------------------------------------
+
+
+def test_a_block_repeated_back_to_back_is_a_loop() -> None:
+    block = ["$ echo still trying the same thing", "succeeded in #ms:", "still trying the same"]
+    assert repeated_block(["some earlier output line", *block * 4]) == (3, 4)
+    assert repeated_block(block * 3) is None  # not yet
+    assert repeated_block(["Retrying the request now..."] * 8) == (1, 8)
+    assert repeated_block(["Retrying the request now..."] * 7) is None
+    # Different lines, or copies that are not back to back, are no loop.
+    assert repeated_block([f"test_{i} passed in the suite" for i in range(60)]) is None
+    assert repeated_block([*block, "other line in between", *block, *block, *block]) is None
+
+
+def test_output_lines_are_normalised() -> None:
+    raw = (
+        b"\x1b[1mRunning 12 of 40 tests\x1b[0m\r\nok\r\n\x1b]0;title\x07succeeded in 5ms: fine\r\n"
+    )
+    assert output_lines(raw) == ["Running # of # tests", "succeeded in #ms: fine"]
+
+
+def test_no_capture_loops_by_accident() -> None:
+    for capture in CAPTURES:
+        raw = (fixture_dir(capture) / "raw.log").read_bytes()
+        lines: list[str] = []
+        for frame in raw.split(b"\x1b[?2026h"):
+            if is_progress(frame):
+                lines = [*lines, *output_lines(frame)][-96:]
+                assert repeated_block(lines) is None, capture.name

@@ -123,3 +123,11 @@ def test_poke_by_hand(cli: Cli, codex_env: CodexEnv) -> None:
     exec_task = cli.json("start", "-C", str(codex_env.workdir("x")), "[scenario:hang-headers] x")
     proc = cli.run("poke", str(exec_task["id"]), check=False)
     assert proc.returncode == 1 and "reads no input" in proc.stderr
+
+
+def test_loop_guard(cli: Cli, codex_env: CodexEnv) -> None:
+    task = cli.json("start", "-C", str(codex_env.workdir()), "[scenario:loop] go")
+    wait_stored(cli, task["id"], "done", "failed")
+    flagged = [e for e in events(cli, task["id"]) if (e["detail"] or "").startswith("looping:")]
+    assert len(flagged) == 1 and flagged[0]["by"] == "monitor", events(cli, task["id"])
+    assert "times in a row" in flagged[0]["detail"]

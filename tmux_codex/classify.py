@@ -46,7 +46,9 @@ __all__ = [
     "classify",
     "decide",
     "is_progress",
+    "output_lines",
     "patterns_for",
+    "repeated_block",
     "visible_text",
 ]
 
@@ -449,4 +451,44 @@ def _last_error(turn: Sequence[str], table: Patterns) -> str | None:
                 break
             text = _join(text, line.strip())
         return text
+    return None
+
+
+#: Looping: a block of at most this many lines...
+LOOP_MAX_BLOCK = 12
+#: ...repeated back to back at least this many times (a single line: twice as often).
+LOOP_REPEATS = 4
+#: Lines shorter than this (after normalising) are left out: blank lines, bullets, timers.
+_LOOP_MIN_LINE = 12
+
+
+def output_lines(data: bytes) -> list[str]:
+    """The lines raw bytes print, normalised for comparing: escapes, digits, spacing gone."""
+    lines = []
+    for line in re.split(r"[\r\n]+", visible_text(data)):
+        norm = " ".join(re.sub(r"\d+", "#", line).split())
+        if len(norm) >= _LOOP_MIN_LINE:
+            lines.append(norm)
+    return lines
+
+
+def repeated_block(lines: Sequence[str]) -> tuple[int, int] | None:
+    """``(block size, times)`` when the last lines are one block repeated over and over.
+
+    The seed workflow's "looping or hallucinating" agent: the same few lines of
+    output again and again. Only back-to-back copies at the very end count.
+    """
+    for size in range(1, LOOP_MAX_BLOCK + 1):
+        need = LOOP_REPEATS * (2 if size == 1 else 1)
+        if len(lines) < size * need:
+            break
+        block = list(lines[-size:])
+        times = 1
+        while (
+            len(lines) >= size * (times + 1)
+            and list(lines[-size * (times + 1) : len(lines) - size * times]) == block
+        ):
+            times += 1
+        if times >= need and len(set(block)) == size:
+            return size, times
     return None

@@ -31,14 +31,23 @@ import signal
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tmux_codex.classify import Verdict, is_progress, visible_text
+from tmux_codex.classify import (
+    LOOP_MAX_BLOCK,
+    LOOP_REPEATS,
+    Verdict,
+    is_progress,
+    output_lines,
+    repeated_block,
+    visible_text,
+)
 from tmux_codex.daemon import Lock
 from tmux_codex.models import FINAL_STATES, Task, now
 from tmux_codex.paths import (
@@ -57,6 +66,8 @@ SETTLE_RETRY = 0.5
 SETTLE_TRIES = 4
 #: A prompt of no known kind must still be up this long after it was first seen.
 UNKNOWN_CONFIRM = 0.3
+#: Output lines kept per task for the loop guard.
+LOOP_LINES = LOOP_MAX_BLOCK * LOOP_REPEATS * 2
 #: Bytes kept from the end of the last read, so an escape split across two
 #: writes is still found.
 CARRY = 128
@@ -84,6 +95,9 @@ class Track:
     poked: bool = False
     unknown_since: float | None = None  # first look that saw a prompt of no known kind
     killing: bool = False  # a policy kill is under way
+    lines: deque[str] = field(default_factory=lambda: deque(maxlen=LOOP_LINES))
+    looping_since: float | None = None  # the loop guard saw one block repeated
+    loop_block: tuple[str, ...] = ()
 
 
 def _agrees(announced: str | None, state: str) -> bool:
@@ -260,6 +274,7 @@ class Monitor:
                 if is_progress(new):
                     track.progress_at = clock
                     track.poked = False
+                    self._watch_loop(task, track, new, clock)
                     if task.state == "stalled":
                         progressed.add(task_id)
                         wanted = True
@@ -284,6 +299,32 @@ class Monitor:
                 track.look_due = due if track.look_due is None else min(track.look_due, due)
         if look:
             self._look(look, progressed)
+
+    def _watch_loop(self, task: Task, track: Track, new: bytes, clock: float) -> None:
+        """The loop guard: an event when the output repeats one block over and over."""
+        lines = output_lines(new)
+        if not lines:
+            return
+        track.lines.extend(lines)
+        found = repeated_block(list(track.lines))
+        if track.looping_since is not None:
+            # Still looping while the recent lines are all lines of the block.
+            recent = list(track.lines)[-2 * len(track.loop_block) :]
+            if found is None and not set(recent) <= set(track.loop_block):
+                track.looping_since = None
+            return
+        if found is None:
+            return
+        track.looping_since = clock
+        size, times = found
+        track.loop_block = tuple(list(track.lines)[-size:])
+        first = track.loop_block[0]
+        self.store.audit(
+            task.id,
+            f"looping: the same {size}-line block {times} times in a row: {first}",
+            by="monitor",
+        )
+        self.log(f"task {task.id} ({task.name}): looping")
 
     def _learn_session(self, task: Task, new: bytes, announced: list[str]) -> None:
         """Find the task's Codex session id as early as it shows: exec's header, the rollout."""
@@ -395,6 +436,8 @@ class Monitor:
         kill_after = self.config.policy.kill_after
         if track.state == "stalled" and kill_after > 0 and not track.killing:
             times.append(track.progress_at + max(kill_after, monitor.stall_after))
+        if track.looping_since is not None and kill_after > 0 and not track.killing:
+            times.append(track.looping_since + kill_after)
         return times
 
     def _next_due(self) -> float | None:
@@ -434,10 +477,16 @@ class Monitor:
                 if task_id not in self.acting:
                     self._submit(task_id, "resume")
         for task_id, track in self.tracks.items():
-            task = self.store.get(task_id) if track.state == "stalled" else None
+            looping = track.looping_since is not None and track.state in ("working", "stalled")
+            task = self.store.get(task_id) if track.state == "stalled" or looping else None
             if task is None or track.killing or task_id in self.acting:
                 continue
-            decision = should_kill(task, clock - track.progress_at, self.config.policy)
+            if looping and track.looping_since is not None:
+                decision = should_kill(
+                    task, clock - track.looping_since, self.config.policy, looping=True
+                )
+            else:
+                decision = should_kill(task, clock - track.progress_at, self.config.policy)
             if decision is not None:
                 track.killing = True
                 self._submit(task_id, "kill", f"{decision.detail} ({decision.rule})")

@@ -77,12 +77,22 @@ def on_prompt(task: Task, config: PolicyConfig) -> Decision | None:
     return Decision("allowlist", None, f"no allow pattern matches {command!r}: waits for a person")
 
 
-def should_kill(task: Task, silent_for: float, config: PolicyConfig) -> Decision | None:
-    """``kill_after``: a stalled (or looping) task that long is killed."""
-    if config.kill_after <= 0 or task.state != "stalled" or silent_for < config.kill_after:
+def should_kill(
+    task: Task, silent_for: float, config: PolicyConfig, looping: bool = False
+) -> Decision | None:
+    """``kill_after``: a task stalled (or, with ``looping``, looping) that long is killed."""
+    if config.kill_after <= 0 or silent_for < config.kill_after:
+        return None
+    if looping:
+        if task.state not in ("working", "stalled"):
+            return None
+        what = "looping"
+    elif task.state == "stalled":
+        what = "stalled"
+    else:
         return None
     return Decision(
-        "kill_after", "kill", f"stalled for {silent_for:.0f}s (kill_after {config.kill_after:g}s)"
+        "kill_after", "kill", f"{what} for {silent_for:.0f}s (kill_after {config.kill_after:g}s)"
     )
 
 

@@ -158,6 +158,9 @@ SLOW_STREAM_SECONDS = 10.0
 SLOW_STREAM_DONE = "slow stream finished."
 SLOW_EXEC_CMD = "sleep 8 && echo slow-exec-finished"
 SLOW_EXEC_DONE = "The slow command finished."
+LOOP_CMD = "echo still trying the very same thing"
+LOOP_STEPS = 12
+LOOP_DONE = "Gave up after trying the same thing over and over."
 QUESTION_TEXT = "Which database should the fake project use?"
 QUESTION_DONE = "Thanks, I will use the answer you picked."
 
@@ -283,6 +286,14 @@ def hang_headers(req: Request) -> Reply:
     return NoHeaders()
 
 
+def loop(req: Request) -> Reply:
+    """A stuck model: the same command, over and over, then it gives up."""
+    rid = _rid(req, "loop")
+    if req.step < LOOP_STEPS:
+        return call(rid, "exec_command", {"cmd": LOOP_CMD, "login": False})
+    return answer(rid, LOOP_DONE)
+
+
 SCENARIOS: dict[str, Callable[[Request], Reply]] = {
     "complete": complete,
     "approval-exec": approval_exec,
@@ -296,6 +307,7 @@ SCENARIOS: dict[str, Callable[[Request], Reply]] = {
     "close": close,
     "hang": hang,
     "hang-headers": hang_headers,
+    "loop": loop,
 }
 
 
