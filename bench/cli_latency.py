@@ -60,7 +60,7 @@ def main() -> int:
         try:
             for i in range(args.tasks):
                 subprocess.run(
-                    [*cmd, "start", "--mode", "tui", "-C", tmp, f"task {i}"],
+                    [*cmd, "start", "--mode", "tui", "--no-monitor", "-C", tmp, f"task {i}"],
                     env=env,
                     check=True,
                     capture_output=True,

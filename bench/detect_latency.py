@@ -119,14 +119,6 @@ class Watcher(threading.Thread):
             self.watch = watch
         return watch
 
-    def state(self) -> tuple[str, str | None]:
-        with self.lock:
-            watch = self.watch
-        if watch is None or not watch.states:
-            return "", None
-        _, state, reason = watch.states[-1]
-        return state, reason
-
     def run(self) -> None:
         try:
             self._loop()
@@ -203,6 +195,28 @@ class Poller(threading.Thread):
         return None
 
 
+def wait_for_shims(db: Path, timeout: float = 10.0) -> None:
+    """Wait until the tasks' shims (which record how Codex ended) have exited."""
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            pids = [int(r[0]) for r in conn.execute("SELECT shim_pid FROM tasks") if r[0]]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                break  # gone
+            if stat.rsplit(")", 1)[1].split()[0] == "Z":
+                break  # exited, not yet reaped
+            time.sleep(0.02)
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -221,7 +235,10 @@ def main() -> int:
         print("the pinned Codex is not installed: run scripts/setup", file=sys.stderr)
         return 1
     subprocess.run([sys.executable, "-m", "compileall", "-q", "tmux_codex"], check=True, cwd=ROOT)
-    with tempfile.TemporaryDirectory(prefix="tcx-bench-") as tmp, FakeModelServer(0) as model:
+    with (
+        tempfile.TemporaryDirectory(prefix="tcx-bench-", ignore_cleanup_errors=True) as tmp,
+        FakeModelServer(0) as model,
+    ):
         root = Path(tmp)
         work = root / "project"
         work.mkdir()
@@ -482,7 +499,16 @@ class Bench:
         subprocess.run(
             [*self.cmd, "monitor", "--stop"], env=self.env, capture_output=True, check=False
         )
+        path = subprocess.run(
+            ["tmux", "-L", socket, "display", "-p", "#{socket_path}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
+        if path:  # tmux 3.3a leaves its socket file behind
+            Path(path).unlink(missing_ok=True)
+        wait_for_shims(self.home / "tasks.db")
 
     def print_monitor_log(self) -> None:
         path = self.home / "monitor.log"

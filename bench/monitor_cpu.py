@@ -15,10 +15,11 @@ title, then lines of varied words at the rate, forever, like an agent
 streaming its work. Once the store says every task is ``working`` (and
 ``--settle`` seconds more), the monitor's CPU time (utime + stime from
 ``/proc/PID/stat``) is read before and after ``--seconds`` and shown as a
-percentage of one core; so are the CPU of the tmux clients it ran (its
-reaped children: cutime + cstime), the tmux server's CPU, how busy the whole
-machine was, and how many lines the tasks really printed (counted in their
-logs).
+percentage of one core, split into its main thread (the loop that reads
+the logs and looks) and its other threads (watchdog's inotify reader and
+dispatcher); so are the CPU of the tmux clients it ran (its reaped children:
+cutime + cstime), the tmux server's CPU, how busy the whole machine was, and
+how many lines the tasks really printed (counted in their logs).
 
 ``--count-looks`` runs the same monitor through a small wrapper that reports
 how many captures ("looks") it made (``Monitor.looks``, logged on SIGUSR1).
@@ -103,12 +104,40 @@ def cpu_of(pid: int) -> Cpu:
     return Cpu((utime + stime) / tick, (cutime + cstime) / tick)
 
 
+def main_thread_cpu(pid: int) -> float:
+    """CPU seconds of a process's main thread (the rest is its other threads')."""
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) jiffies of all cores, from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]  # idle + iowait
     total = sum(values[:8])  # without guest time, which is counted in user already
     return total - idle, total
+
+
+def wait_for_shims(db: Path, timeout: float = 10.0) -> None:
+    """Wait until the tasks' shims (which record how Codex ended) have exited."""
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            pids = [int(r[0]) for r in conn.execute("SELECT shim_pid FROM tasks") if r[0]]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                break  # gone
+            if stat.rsplit(")", 1)[1].split()[0] == "Z":
+                break  # exited, not yet reaped
+            time.sleep(0.02)
 
 
 class Bench:
@@ -212,7 +241,16 @@ class Bench:
         subprocess.run(
             [*self.cmd, "monitor", "--stop"], env=self.env, capture_output=True, check=False
         )
+        path = subprocess.run(
+            ["tmux", "-L", self.socket, "display", "-p", "#{socket_path}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, check=False)
+        if path:  # tmux 3.3a leaves its socket file behind
+            Path(path).unlink(missing_ok=True)
+        wait_for_shims(self.home / "tasks.db")
 
     def print_monitor_log(self) -> None:
         try:
@@ -258,10 +296,12 @@ def run(bench: Bench, args: argparse.Namespace, work: Path) -> int:
     sizes0 = bench.log_sizes()
     busy0 = machine_busy()
     mon0 = cpu_of(pid)
+    main0 = main_thread_cpu(pid)
     srv0 = cpu_of(server) if server else None
     t0 = time.monotonic()
     time.sleep(args.seconds)
     mon1 = cpu_of(pid)
+    main1 = main_thread_cpu(pid)
     srv1 = cpu_of(server) if server else None
     elapsed = time.monotonic() - t0
     busy1 = machine_busy()
@@ -279,6 +319,8 @@ def run(bench: Bench, args: argparse.Namespace, work: Path) -> int:
         f"measured over {elapsed:.1f} s ({cores} cores)"
     )
     print(f"  monitor process (utime+stime):  {pct(mon1.own - mon0.own)}")
+    print(f"    its main thread:              {pct(main1 - main0)}")
+    print(f"    its other threads (watchdog):  {pct(mon1.own - mon0.own - (main1 - main0))}")
     print(f"  tmux clients it ran (children): {pct(mon1.children - mon0.children)}")
     if srv0 is not None and srv1 is not None:
         print(f"  tmux server:                    {pct(srv1.own - srv0.own)}")
@@ -305,7 +347,7 @@ def main() -> int:
     parser.add_argument("--count-looks", action="store_true", help="report the monitor's looks")
     args = parser.parse_args()
     subprocess.run([sys.executable, "-m", "compileall", "-q", "tmux_codex"], check=True, cwd=ROOT)
-    with tempfile.TemporaryDirectory(prefix="tcx-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="tcx-bench-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
         work = root / "project"
         work.mkdir()

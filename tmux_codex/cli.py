@@ -308,6 +308,22 @@ def events(task_ref: str | None, follow: bool, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("task", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def report(task: str | None, as_json: bool) -> None:
+    """What a task did: files changed, tests run, tokens, its last message."""
+    from tmux_codex.report import render_text
+    from tmux_codex.tasks import report as task_report
+
+    with context() as ctx:
+        found = task_report(ctx, task)
+    if as_json:
+        _print_json(found.to_dict())
+    else:
+        click.echo(render_text(found))
+
+
+@cli.command()
 @click.option(
     "--format",
     "fmt",
@@ -501,7 +517,11 @@ def monitor(show_status: bool, stop: bool, detach: bool, as_json: bool) -> None:
     from tmux_codex.notify import Notifier
 
     with context() as ctx:
-        notifier = Notifier(ctx.config.notify, log=lambda line: click.echo(line))
+        from tmux_codex.tasks import report_dict
+
+        notifier = Notifier(
+            ctx.config.notify, log=lambda line: click.echo(line), reporter=report_dict
+        )
         serve(ctx, notifier=notifier)
 
 

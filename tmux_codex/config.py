@@ -54,6 +54,7 @@ class NotifyConfig:
     bell: bool = False
     desktop: bool = False
     command: str = ""
+    report: bool = False  # add the task's report to the command's JSON when it ends
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from tmux_codex.models import Event, Task
 from tmux_codex.tmux import Tmux
 
 #: States worth telling the user about (the window mark changes on every state).
+#: States a task ends in: with ``[notify] report`` the command gets the task's report.
+ENDED_STATES = frozenset({"done", "failed", "killed", "lost"})
 NOTIFY_STATES = frozenset({"waiting", "stalled", "idle", "done", "failed", "lost"})
 #: The mark before a task's window name, by state.
 WINDOW_MARKS: dict[str, str] = {
@@ -160,9 +162,12 @@ class Notifier:
         config: NotifyConfig,
         log: Callable[[str], None] = lambda s: None,
         command_timeout: float = 30.0,
+        reporter: Callable[[Task], dict[str, Any]] | None = None,
     ) -> None:
         self.config = config
         self.command_timeout = command_timeout
+        #: With ``[notify] report``: the report of an ended task, for the command's JSON.
+        self.reporter = reporter
         self._log_fn = log
         self._queue: queue.Queue[tuple[Task, Event] | None] = queue.Queue()
         self._lock = threading.Lock()
@@ -237,7 +242,8 @@ class Notifier:
         sinks: list[tuple[str, Callable[[Task, Event], None]]] = []
         if self.config.tmux:
             sinks.append(("window name", self._mark_window))
-        if event.to_state in NOTIFY_STATES:
+        report = self.config.report and event.to_state in ENDED_STATES
+        if event.to_state in NOTIFY_STATES or report:
             if self.config.tmux:
                 sinks.append(("tmux message", self._display))
             if self.config.bell:
@@ -324,7 +330,13 @@ class Notifier:
 
     def _command(self, task: Task, event: Event) -> None:
         """The user's command, the event's JSON on its stdin."""
-        data = (json.dumps(event_payload(task, event), ensure_ascii=False) + "\n").encode()
+        payload = event_payload(task, event)
+        if self.config.report and event.to_state in ENDED_STATES and self.reporter is not None:
+            try:
+                payload["report"] = self.reporter(task)
+            except Exception as exc:
+                self._log(f"notify: no report for task {task.id}: {exc}")
+        data = (json.dumps(payload, ensure_ascii=False) + "\n").encode()
         env = {
             **os.environ,
             "TMUX_CODEX_TASK": str(task.id),

@@ -27,6 +27,7 @@ from tmux_codex.tmux import PaneInfo, Tmux
 
 if TYPE_CHECKING:
     from tmux_codex.classify import Verdict
+    from tmux_codex.report import Report
 
 
 @dataclass
@@ -363,6 +364,27 @@ def read_log(task: Task, raw: bool = False, limit: int | None = None) -> bytes |
 
     text: str = render(data, width=task.width or 200, height=task.height or 50)
     return tail(text, limit) if limit else text
+
+
+def report(ctx: Context, ref: str | None) -> Report:
+    """What a task did: state, duration, files changed, tests, tokens, last message."""
+    from tmux_codex.report import build
+
+    task = refresh(ctx, [resolve(ctx, ref)])[0]
+    return build(task, report_text(task))
+
+
+def report_text(task: Task) -> str:
+    text = read_log(task)
+    assert isinstance(text, str)
+    return text
+
+
+def report_dict(task: Task) -> dict[str, object]:
+    """The report of ``task`` as JSON data (for the notify command)."""
+    from tmux_codex.report import build
+
+    return build(task, report_text(task)).to_dict()
 
 
 # -- acting ---------------------------------------------------------------------

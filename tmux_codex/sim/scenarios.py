@@ -158,6 +158,7 @@ SLOW_STREAM_SECONDS = 10.0
 SLOW_STREAM_DONE = "slow stream finished."
 SLOW_EXEC_CMD = "sleep 8 && echo slow-exec-finished"
 SLOW_EXEC_DONE = "The slow command finished."
+RUN_DONE = "Ran the commands you gave me."
 LOOP_CMD = "echo still trying the very same thing"
 LOOP_STEPS = 12
 LOOP_DONE = "Gave up after trying the same thing over and over."
@@ -286,6 +287,15 @@ def hang_headers(req: Request) -> Reply:
     return NoHeaders()
 
 
+def run(req: Request) -> Reply:
+    """Run each ``$ command`` line of the user's message, in order, then say so."""
+    rid = _rid(req, "run")
+    commands = [line[2:] for line in req.user_text.splitlines() if line.startswith("$ ")]
+    if req.step < len(commands):
+        return call(rid, "exec_command", {"cmd": commands[req.step], "login": False})
+    return answer(rid, RUN_DONE)
+
+
 def loop(req: Request) -> Reply:
     """A stuck model: the same command, over and over, then it gives up."""
     rid = _rid(req, "loop")
@@ -308,6 +318,7 @@ SCENARIOS: dict[str, Callable[[Request], Reply]] = {
     "hang": hang,
     "hang-headers": hang_headers,
     "loop": loop,
+    "run": run,
 }
 
 
