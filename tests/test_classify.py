@@ -489,3 +489,14 @@ def test_no_capture_loops_by_accident() -> None:
             if is_progress(frame):
                 lines = [*lines, *output_lines(frame)][-96:]
                 assert repeated_block(lines) is None, capture.name
+
+
+def test_decide_a_session_resumed_without_a_prompt_is_idle_at_once() -> None:
+    screen, meta, _raw = load_fixture("tui-complete", "idle")
+    title = str(meta["pane_title"])
+    idle = decide(
+        screen, title, announced="idle:app=codex", previous="starting", awaits_prompt=False
+    )
+    assert idle.state == "idle"
+    # Before Codex says anything, it is starting either way.
+    assert decide(screen, title, previous="starting", awaits_prompt=False).state == "starting"

@@ -32,6 +32,7 @@ every state, so they say nothing by themselves.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -158,6 +159,7 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
+@functools.lru_cache(maxsize=16)
 def patterns_for(version: str | None = None) -> Patterns:
     """The table for ``version``: the newest one written for it or an older Codex.
 
@@ -235,6 +237,7 @@ def decide(
     previous: str = "working",
     dead: bool = False,
     exit_status: int | None = None,
+    awaits_prompt: bool = True,
     patterns: Patterns | None = None,
 ) -> Verdict:
     """A task's state from every signal one look gives, most certain first.
@@ -261,7 +264,9 @@ def decide(
         return Verdict("starting", None, None)
     verdict = classify(screen, title, mode, patterns=patterns)
     if verdict.state == IDLE and mode == "tui":
-        if previous == "starting" and (announced is None or announced.startswith("idle")):
+        if previous == "starting" and (
+            announced is None or (announced.startswith("idle") and awaits_prompt)
+        ):
             return Verdict("starting", None, None)
         if announced is not None and announced.startswith("working"):
             return Verdict(WORKING, None, None)

@@ -24,6 +24,8 @@ and log files are only ever read.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import os
 import queue
@@ -35,6 +37,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -50,13 +53,10 @@ from tmux_codex.classify import (
 )
 from tmux_codex.daemon import Lock
 from tmux_codex.models import FINAL_STATES, Task, now
-from tmux_codex.paths import (
-    ensure_dir,
-    logs_dir,
-    wake_dir,
-)
+from tmux_codex.paths import ensure_dir, logs_dir, notified_path, wake_dir
 from tmux_codex.policy import on_prompt, resume_delay, should_kill
 from tmux_codex.tasks import Context, _codex_state, refresh
+from tmux_codex.watch import Change, DirWatch
 
 #: At most one look (capture) per task per this many seconds.
 DEBOUNCE = 0.025
@@ -68,6 +68,15 @@ SETTLE_TRIES = 4
 UNKNOWN_CONFIRM = 0.3
 #: Output lines kept per task for the loop guard.
 LOOP_LINES = LOOP_MAX_BLOCK * LOOP_REPEATS * 2
+#: After a restart, state changes younger than this that no sink saw yet are notified.
+RENOTIFY_WITHIN = 600.0
+#: Gather file events this long before handling them: one wake-up per burst.
+COALESCE = 0.01
+#: How often a busy task's bytes are checked for real output (the stall clock's step)
+#: and for loops.
+PROGRESS_RESOLUTION = 1.0
+#: At most this much output waits for the loop guard.
+MAX_PENDING = 1 << 16
 #: Bytes kept from the end of the last read, so an escape split across two
 #: writes is still found.
 CARRY = 128
@@ -98,6 +107,17 @@ class Track:
     lines: deque[str] = field(default_factory=lambda: deque(maxlen=LOOP_LINES))
     looping_since: float | None = None  # the loop guard saw one block repeated
     loop_block: tuple[str, ...] = ()
+    task: Task | None = None  # cached while nobody writes to the store
+    generation: int = -1
+    fd: int = -1  # the log, open for reading
+    pending: bytearray = field(default_factory=bytearray)  # not yet seen by the loop guard
+    scanned_at: float = -math.inf
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
 
 
 def _agrees(announced: str | None, state: str) -> bool:
@@ -143,6 +163,12 @@ class Monitor:
         self.acting: set[int] = set()  # tasks a policy action is under way for
         self.decided: dict[int, str | None] = {}  # the prompt a policy last decided on
         self.resume_due: dict[int, float] = {}  # automatic resumes planned (max_resumes)
+        self._generation = 0  # cached tasks are good while this stays
+        self._seen_version: tuple[int, int] = (-1, -1)
+        self._flushed_version: tuple[int, int] = (-1, -1)
+        self._due_cache = -math.inf  # when the next timer may be due (never late)
+        self._due_at = -math.inf  # when that was worked out
+        self._saved_event = -1
 
     # -- life ---------------------------------------------------------------
 
@@ -152,55 +178,40 @@ class Monitor:
         self.queue.put(("stop", 0))
 
     def run(self) -> None:
-        from watchdog.events import (
-            FileClosedEvent,
-            FileCreatedEvent,
-            FileModifiedEvent,
-            FileSystemEvent,
-            FileSystemEventHandler,
-        )
-        from watchdog.observers import Observer
-
-        outer = self
-
-        class Handler(FileSystemEventHandler):
-            def on_any_event(self, event: FileSystemEvent) -> None:
-                closed = isinstance(event, FileClosedEvent)
-                outer._file_event(os.fsdecode(event.src_path), closed)
-
         logs = ensure_dir(logs_dir(self.home))
         wakes = ensure_dir(wake_dir(self.home))
-        observer = Observer()
-        kinds = [FileModifiedEvent, FileClosedEvent, FileCreatedEvent]
-        handler = Handler()
-        observer.schedule(handler, str(logs), recursive=False, event_filter=kinds)
-        observer.schedule(handler, str(wakes), recursive=False, event_filter=kinds)
-        observer.start()  # before reconciling, so no byte written meanwhile is missed
+        watch = DirWatch([logs, wakes], self._on_changes)
+        watch.start()  # before reconciling, so no byte written meanwhile is missed
         try:
-            self.last_event = self.store.last_event_id()
-            self.reconcile()
+            self.last_event = self._notified_upto()
+            try:
+                self.reconcile()
+            except Exception:  # tmux may be briefly out of reach: the logs still lead
+                self.log("error while reconciling: " + traceback.format_exc().rstrip())
             self._flush_events()
-            for task in self.store.tasks(include_final=False):
-                self._policy(task)  # prompts already up: only now, after a fresh look
+            for task in self.store.tasks():
+                if not task.final or task.state in ("lost", "failed"):
+                    self._policy(task)  # prompts already up: only now, after a fresh look
             while not self.stopping.is_set():
                 self._step()
         finally:
-            observer.stop()
-            observer.join(timeout=5)
+            watch.stop()
             self.actions.shutdown(wait=True, cancel_futures=True)
+            for track in self.tracks.values():
+                track.close()
             if self.notifier is not None:
                 self.notifier.close()
 
-    def _file_event(self, path: str, closed: bool = False) -> None:
-        """A watchdog event (observer thread): queue the task it is about."""
-        folder, name = os.path.split(path)
-        if os.path.basename(folder) == "wake":
-            if name.isdigit():
-                self.queue.put(("wake", int(name)))
-        elif name.endswith(".log") and name[:-4].isdigit():
-            self.queue.put(("log", int(name[:-4])))
-            if closed:  # tmux closed the pipe: the pane or its window went away
-                self.queue.put(("wake", int(name[:-4])))
+    def _on_changes(self, changes: list[Change]) -> None:
+        """Files written (the watcher's thread): queue the tasks they are about."""
+        for folder, name, closed in changes:
+            if folder == 1:
+                if name.isdigit():
+                    self.queue.put(("wake", int(name)))
+            elif name.endswith(".log") and name[:-4].isdigit():
+                self.queue.put(("log", int(name[:-4])))
+                if closed:  # tmux closed the pipe: the pane or its window went away
+                    self.queue.put(("wake", int(name[:-4])))
 
     def reconcile(self) -> None:
         """Bring every live task up to date, as after a restart; start following their logs."""
@@ -226,70 +237,98 @@ class Monitor:
         timeout = None if due is None else max(due - time.monotonic(), 0.0)
         logs: set[int] = set()
         wakes: set[int] = set()
+        again: set[int] = set()
         try:
             item: tuple[str, int] | None = self.queue.get(timeout=timeout)
         except queue.Empty:
             item = None
+        gather_until = time.monotonic() + COALESCE
         while item is not None:
             kind, task_id = item
             if kind == "log":
                 logs.add(task_id)
             elif kind == "wake":
                 wakes.add(task_id)
-            try:
-                item = self.queue.get_nowait()
+            elif kind == "policy":
+                again.add(task_id)
+                wakes.add(task_id)
+            elif kind == "stop":
+                break
+            try:  # a moment more: one wake-up per burst of writes, not per write
+                wait = gather_until - time.monotonic()
+                item = self.queue.get(timeout=wait) if wait > 0 else self.queue.get_nowait()
             except queue.Empty:
                 item = None
         if self.stopping.is_set():
             return
         try:
+            self._check_store()
             self._handle(logs, wakes)
-            self._timers()
+            if due is not None and time.monotonic() >= due:
+                self._timers()
             self._flush_events()
+            for task_id in sorted(again):
+                task = self.store.get(task_id)
+                if task is not None:
+                    self._policy(task)
         except Exception:  # one bad turn must not end the monitor
             self.log("error: " + traceback.format_exc().rstrip())
+            for task_id in wakes | logs:  # look again next turn: nothing is dropped
+                self.queue.put(("wake", task_id))
             self.stopping.wait(0.5)  # and a lasting fault must not spin
+
+    def _version(self) -> tuple[int, int]:
+        """Changes to the store: by other processes (``data_version``), and by this one."""
+        return self.store.data_version(), self.store.writes
+
+    def _check_store(self) -> None:
+        """Forget cached tasks when anybody wrote to the store since the last look."""
+        version = self._version()
+        if version != self._seen_version:
+            self._seen_version = version
+            self._generation += 1
+
+    def _task(self, task_id: int) -> Task | None:
+        """The task, from the cache while nobody has written to the store."""
+        track = self.tracks.get(task_id)
+        if track is not None and track.task is not None and track.generation == self._generation:
+            return track.task
+        task = self.store.get(task_id)
+        if track is not None and task is not None:
+            track.task, track.generation = task, self._generation
+        return task
 
     def _handle(self, logs: set[int], wakes: set[int]) -> None:
         clock = time.monotonic()
         look: set[int] = set()
         progressed: set[int] = set()
         for task_id in sorted(logs | wakes):
-            task = self.store.get(task_id)
+            task = self._task(task_id)
             if task is None:
-                self.tracks.pop(task_id, None)
+                gone = self.tracks.pop(task_id, None)
+                if gone is not None:
+                    gone.close()
                 continue
             track = self.tracks.get(task_id)
             if track is None and task.final:
                 continue
+            if track is not None and track.state in FINAL_STATES and not task.final:
+                # Resumed: a new run of Codex; the log reads on from where it was.
+                fresh = Track(state=task.state, mode=task.mode, progress_at=clock)
+                fresh.offset, fresh.fd = track.offset, track.fd
+                track = self.tracks[task_id] = fresh
             if track is None:  # started while the monitor runs: every byte is new
                 track = Track(state=task.state, mode=task.mode, progress_at=clock)
                 self.tracks[task_id] = track
+            track.task, track.generation = task, self._generation
             track.state, track.mode = task.state, task.mode
             new = self._read_new(task, track) if task_id in logs else b""
             if task.final:
+                track.close()
                 continue
             wanted = task_id in wakes
             if new:
-                if is_progress(new):
-                    track.progress_at = clock
-                    track.poked = False
-                    self._watch_loop(task, track, new, clock)
-                    if task.state == "stalled":
-                        progressed.add(task_id)
-                        wanted = True
-                found = [
-                    value for value, end in _escapes(track.carry + new) if end > len(track.carry)
-                ]
-                track.carry = (track.carry + new)[-CARRY:]
-                if found and found[-1] != track.announced:
-                    track.announced = found[-1]
-                    track.unsettled = not _agrees(track.announced, task.state)
-                    track.settle_tries = 0
-                if task.state == "starting" or track.unsettled:
-                    wanted = True
-                if not task.codex_session_id:
-                    self._learn_session(task, new, found)
+                wanted = self._output(task, track, new, clock, progressed) or wanted
             if not wanted:
                 continue
             if clock - track.last_look >= DEBOUNCE or task_id in wakes:
@@ -297,8 +336,49 @@ class Monitor:
             else:
                 due = track.last_look + DEBOUNCE
                 track.look_due = due if track.look_due is None else min(track.look_due, due)
+                self._due_cache = min(self._due_cache, due)
         if look:
             self._look(look, progressed)
+
+    def _output(
+        self, task: Task, track: Track, new: bytes, clock: float, progressed: set[int]
+    ) -> bool:
+        """What new bytes of a live task tell; whether it should be looked at."""
+        escaped = b"\x1b]7501" in track.carry[-16:] + new
+        found: list[str] = []
+        if escaped:
+            found = [value for value, end in _escapes(track.carry + new) if end > len(track.carry)]
+        track.carry = (track.carry + new)[-CARRY:]
+        wanted = False
+        if found and found[-1] != track.announced:
+            track.announced = found[-1]
+            track.unsettled = not _agrees(track.announced, task.state)
+            track.settle_tries = 0
+            wanted = track.unsettled
+        # The stall clock needs a resolution of about a second, not every write.
+        busy = task.state in ("working", "starting") and not track.unsettled
+        if not busy or clock - track.progress_at >= PROGRESS_RESOLUTION:
+            progress = is_progress(new)
+            if progress:
+                track.progress_at = clock
+                track.poked = False
+                if task.state == "stalled":
+                    progressed.add(task.id)
+                    wanted = True
+            if track.unsettled and (progress or b"Action Required" in new):
+                wanted = True  # not on every spinner frame while a prompt is drawn
+        if task.state == "starting":
+            wanted = True
+        track.pending += new
+        if clock - track.scanned_at >= PROGRESS_RESOLUTION or len(track.pending) > MAX_PENDING:
+            track.scanned_at = clock
+            pending = bytes(track.pending[-MAX_PENDING:])
+            whole = pending.rfind(b"\n") + 1  # a line cut by a read waits for its end
+            track.pending = bytearray(pending[whole:])
+            self._watch_loop(task, track, pending[:whole], clock)
+        if not task.codex_session_id and (task.mode == "exec" or found):
+            self._learn_session(task, new, found)
+        return wanted
 
     def _watch_loop(self, task: Task, track: Track, new: bytes, clock: float) -> None:
         """The loop guard: an event when the output repeats one block over and over."""
@@ -347,17 +427,19 @@ class Monitor:
             self.log(f"task {task.id} ({task.name}): Codex session {session}")
 
     def _read_new(self, task: Task, track: Track) -> bytes:
+        """The bytes of the task's log after what was read before (the file stays open)."""
         try:
-            with open(task.log_path, "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                if size < track.offset:  # never done by tmux-codex; start again
-                    track.offset = 0
-                if size == track.offset:
-                    return b""
-                start = max(track.offset, size - MAX_READ)
-                fh.seek(start)
-                data = fh.read(size - start)
+            if track.fd < 0:
+                track.fd = os.open(task.log_path, os.O_RDONLY | os.O_CLOEXEC)
+            size = os.fstat(track.fd).st_size
+            if size < track.offset:  # never done by tmux-codex; start again
+                track.offset = 0
+            if size == track.offset:
+                return b""
+            start = max(track.offset, size - MAX_READ)
+            data = os.pread(track.fd, size - start, start)
         except OSError:
+            track.close()
             return b""
         track.offset = start + len(data)
         return data
@@ -436,14 +518,28 @@ class Monitor:
         kill_after = self.config.policy.kill_after
         if track.state == "stalled" and kill_after > 0 and not track.killing:
             times.append(track.progress_at + max(kill_after, monitor.stall_after))
-        if track.looping_since is not None and kill_after > 0 and not track.killing:
+        if (
+            track.looping_since is not None
+            and track.state in ("working", "stalled")
+            and kill_after > 0
+            and not track.killing
+        ):
             times.append(track.looping_since + kill_after)
         return times
 
     def _next_due(self) -> float | None:
+        """When the next timer is due. Worked out anew at most once a second (or when a
+        look is planned sooner); the stall clocks only move later, so the cached time
+        can only be early, and an early wake-up finds nothing due and works it out again."""
+        clock = time.monotonic()
+        if clock - self._due_at < 1.0 and self._due_cache > clock:
+            return None if self._due_cache == math.inf else self._due_cache
         times = [t for track in self.tracks.values() for t in self._due_times(track)]
         times += self.resume_due.values()
-        return min(times) if times else None
+        self._due_at = clock
+        self._due_cache = min(times) if times else math.inf
+        self._due_cache = min(self._due_cache, clock + 1.0) if times else math.inf
+        return None if not times else self._due_cache
 
     def _timers(self) -> None:
         clock = time.monotonic()
@@ -529,6 +625,10 @@ class Monitor:
 
     def _flush_events(self) -> None:
         """Every state change since the last flush, whoever wrote it, to the sinks."""
+        version = self._version()
+        if version == self._flushed_version:
+            return
+        self._flushed_version = version
         for event in self.store.events(after=self.last_event):
             self.last_event = event.id
             if event.from_state == event.to_state:
@@ -547,6 +647,36 @@ class Monitor:
             if self.notifier is not None:
                 self.notifier.state_changed(task, event)
             self._policy(task)
+        self._save_notified()
+
+    def _notified_upto(self) -> int:
+        """The last event a monitor of this home handed to the sinks (kept across restarts).
+
+        Events after it are notified now, unless older than :data:`RENOTIFY_WITHIN`
+        (a monitor that was off for a day does not replay the day).
+        """
+        try:
+            saved = int(json.loads(notified_path(self.home).read_text())["event"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return self.store.last_event_id()
+        cutoff = datetime.now(timezone.utc) - timedelta(seconds=RENOTIFY_WITHIN)
+        stamp = cutoff.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        for event in self.store.events(after=saved):
+            if event.at >= stamp:
+                return event.id - 1
+        return self.store.last_event_id()
+
+    def _save_notified(self) -> None:
+        if self.last_event == self._saved_event:
+            return
+        self._saved_event = self.last_event
+        path = notified_path(self.home)
+        tmp = path.with_suffix(".tmp")
+        with contextlib.suppress(OSError):
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump({"event": self.last_event}, fh)
+            os.replace(tmp, path)
 
     # -- policies -------------------------------------------------------------
 
@@ -613,12 +743,12 @@ class Monitor:
                 elif action == "resume":
                     from tmux_codex.resume import resume
 
-                    resume(ctx, str(task_id), None, by="policy", verify=30.0)
+                    resume(ctx, str(task_id), None, by="policy", verify=15.0)
         except Exception as exc:
             self.log(f"task {task_id}: policy {action} failed: {exc}")
         finally:
             self.acting.discard(task_id)
-            self.queue.put(("wake", task_id))
+            self.queue.put(("policy", task_id))  # what the policies say now, on the loop
 
 
 def _tmux_up(socket: str) -> bool:

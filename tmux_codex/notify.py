@@ -332,10 +332,28 @@ class Notifier:
         """The user's command, the event's JSON on its stdin."""
         payload = event_payload(task, event)
         if self.config.report and event.to_state in ENDED_STATES and self.reporter is not None:
-            try:
-                payload["report"] = self.reporter(task)
-            except Exception as exc:
-                self._log(f"notify: no report for task {task.id}: {exc}")
+            # A report reads the whole log and asks git: not on the sinks' worker.
+            threading.Thread(
+                target=self._command_with_report,
+                args=(task, event, payload),
+                name="tmux-codex-report",
+                daemon=True,
+            ).start()
+            return
+        self._run_command(task, event, payload)
+
+    def _command_with_report(self, task: Task, event: Event, payload: dict[str, Any]) -> None:
+        assert self.reporter is not None
+        try:
+            payload["report"] = self.reporter(task)
+        except Exception as exc:
+            self._log(f"notify: no report for task {task.id}: {exc}")
+        try:
+            self._run_command(task, event, payload)
+        except Exception as exc:
+            self._log(f"notify: notify command for task {task.id} failed: {exc}")
+
+    def _run_command(self, task: Task, event: Event, payload: dict[str, Any]) -> None:
         data = (json.dumps(payload, ensure_ascii=False) + "\n").encode()
         env = {
             **os.environ,

@@ -88,3 +88,8 @@ def monitor_info(home: Path) -> Path:
 def monitor_log(home: Path) -> Path:
     """What a detached monitor prints (append-only)."""
     return home / "monitor.log"
+
+
+def notified_path(home: Path) -> Path:
+    """The last event the monitor handed to the notification sinks (survives restarts)."""
+    return home / "monitor-notified.json"

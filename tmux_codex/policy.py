@@ -35,9 +35,14 @@ class Decision:
 
 
 def command_of(prompt_text: str) -> str | None:
-    """The command an approval prompt asks about (its ``$ …`` line), or None."""
-    match = _COMMAND_LINE.search(prompt_text)
-    return match.group(1).strip() if match else None
+    """The command an approval prompt asks about (its one ``$ …`` line), or None.
+
+    The prompt's "Reason:" text comes from the model and could hold a line
+    that looks like a command: with more than one ``$`` line there is no
+    telling which is real, so there is none (the prompt waits for a person).
+    """
+    found = _COMMAND_LINE.findall(prompt_text)
+    return found[0].strip() if len(found) == 1 else None
 
 
 def _search(pattern: str, text: str) -> bool:
@@ -70,7 +75,7 @@ def on_prompt(task: Task, config: PolicyConfig) -> Decision | None:
             )
     command = command_of(text)
     if command is None:
-        return Decision("allowlist", None, "no command found in the prompt")
+        return Decision("allowlist", None, "not exactly one command line in the prompt")
     for index, pattern in enumerate(config.allow_commands):
         if _search(pattern, command):
             return Decision(f"allow_commands[{index}] {pattern!r}", "yes", f"approved: {command}")

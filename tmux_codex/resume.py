@@ -18,8 +18,8 @@ from tmux_codex.classify import visible_text
 from tmux_codex.codex import exec_session_id
 from tmux_codex.errors import NotPossible
 from tmux_codex.launch import open_window
-from tmux_codex.models import Task, now
-from tmux_codex.tasks import Context, _pane_for, refresh, resolve
+from tmux_codex.models import FINAL_STATES, Task, now
+from tmux_codex.tasks import RESUME_SEPARATOR, Context, _pane_for, refresh, resolve
 from tmux_codex.tmux import Tmux
 
 #: What a resumed exec task is told when no prompt is given.
@@ -66,6 +66,17 @@ def resume(
             "resumed; start a new task instead"
         )
     argv = resume_argv(task, prompt)
+    attempt = task.attempt + 1
+    store = ctx.store
+    # Claimed first (only from an ended state): two resumes never both run.
+    if not store.set_state(
+        task.id,
+        "starting",
+        by=by,
+        detail=f"resumed Codex session {task.codex_session_id} (attempt {attempt})",
+        only_from=FINAL_STATES,
+    ):
+        raise NotPossible(f"task {task.id} ({task.name}) is being resumed already")
     tmux = Tmux(task.tmux_socket)
     if task.window_id:
         try:
@@ -73,16 +84,14 @@ def resume(
                 tmux.kill_window(task.window_id)
         except Exception:  # its tmux server is gone: a new one is started
             pass
-    attempt = task.attempt + 1
     log = Path(task.log_path)
     offset = log.stat().st_size if log.exists() else 0
-    separator = f"\r\n\x1b[0m==== tmux-codex: resumed, attempt {attempt}, {now()} ====\r\n"
+    separator = f"\r\n\x1b[0m{RESUME_SEPARATOR.decode()}, attempt {attempt}, {now()} ====\r\n"
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         os.write(fd, separator.encode())
     finally:
         os.close(fd)
-    store = ctx.store
     store.update(
         task.id,
         argv=argv,
@@ -94,13 +103,13 @@ def resume(
         window_id=None,
         pane_id=None,
     )
-    store.set_state(
-        task.id,
-        "starting",
-        by=by,
-        detail=f"resumed Codex session {task.codex_session_id} (attempt {attempt})",
-    )
-    resumed = open_window(store, task)
+    try:
+        resumed = open_window(store, task)
+    except BaseException as exc:
+        store.set_state(
+            task.id, "failed", by=by, detail=f"could not resume: {exc}", error=str(exc)
+        )
+        raise
     if verify > 0:
         _verify(ctx, resumed, offset + len(separator.encode()), verify)
     return store.get(task.id) or resumed

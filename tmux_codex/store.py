@@ -123,6 +123,7 @@ class Store:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
                 os.close(fd)
             self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            self.writes = 0  # write transactions through this connection (see data_version)
         except (OSError, sqlite3.Error, UnsafeDirectory) as exc:
             raise StateDirError(
                 f"cannot use state directory {home} (TMUX_CODEX_HOME): {exc}"
@@ -143,9 +144,14 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def data_version(self) -> int:
+        """Changes when another connection commits (SQLite's ``PRAGMA data_version``)."""
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction; taken at once so concurrent writers queue."""
+        self.writes += 1
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db

@@ -115,6 +115,8 @@ def _shim_alive(pid: int | None) -> bool:
 
 #: Codex's private state escape (see CODEX.md): the last one says where its turn is.
 _STATE_ESCAPE = re.compile(rb"\x1b\]7501;state=([^\x07\x1b]*)")
+#: The start of the line ``resume`` writes into a log before the resumed run.
+RESUME_SEPARATOR = b"==== tmux-codex: resumed"
 #: How much of a log's end is read for it.
 _STATE_TAIL = 65536
 
@@ -125,7 +127,10 @@ def _codex_state(task: Task) -> str | None:
         with open(task.log_path, "rb") as fh:
             fh.seek(0, os.SEEK_END)
             fh.seek(max(fh.tell() - _STATE_TAIL, 0))
-            found = _STATE_ESCAPE.findall(fh.read())
+            tail = fh.read()
+        # A resumed task's log goes on after a separator: only the new run counts.
+        tail = tail[tail.rfind(RESUME_SEPARATOR) + 1 :] if RESUME_SEPARATOR in tail else tail
+        found = _STATE_ESCAPE.findall(tail)
     except OSError:
         return None
     return found[-1].decode(errors="replace") if found else None
@@ -199,6 +204,7 @@ def refresh(
                 previous=previous,
                 dead=info.dead,
                 exit_status=exit_status,
+                awaits_prompt=task.argv[-3:-1] != ["resume", "--"],
             )
             if hold is not None and hold(task, verdict):
                 continue
@@ -218,6 +224,20 @@ def refresh(
     return tasks
 
 
+def _stale(recorded: str | None, seen: str | None, within: float = 5.0) -> bool:
+    """Whether the recorded time of last output is worth a write (older than ``within``)."""
+    if seen is None or recorded == seen:
+        return False
+    if recorded is None:
+        return True
+    try:
+        fmt = "%Y-%m-%dT%H:%M:%S.%fZ"
+        gap = datetime.strptime(seen, fmt) - datetime.strptime(recorded, fmt)
+    except ValueError:
+        return True
+    return gap.total_seconds() >= within
+
+
 def _change(task: Task, verdict: Verdict, by: str) -> StateChange | None:
     """The write a verdict on a live task needs; None when nothing changed."""
     last_output = _iso_mtime(task.log_path) or task.last_output_at
@@ -230,8 +250,8 @@ def _change(task: Task, verdict: Verdict, by: str) -> StateChange | None:
         verdict.error,
     )
     fields = {"prompt_text": prompt, "error": error, "last_output_at": last_output}
-    current = (task.state, task.reason, task.prompt_text, task.error, task.last_output_at)
-    if current == (state, reason, prompt, error, last_output):
+    current = (task.state, task.reason, task.prompt_text, task.error)
+    if current == (state, reason, prompt, error) and not _stale(task.last_output_at, last_output):
         return None
     return StateChange(task.id, state, reason=reason, detail=prompt or error, by=by, fields=fields)
 
@@ -556,6 +576,14 @@ def poke(ctx: Context, ref: str | None, by: str = "user", why: str = "") -> Task
     task = _live_process(ctx, resolve(ctx, ref))
     if task.mode == "exec":
         raise NotPossible(f"task {task.id} runs 'codex exec', which reads no input")
+    if task.state == "waiting":
+        # Enter would pick the prompt's highlighted choice: that is approve's job.
+        raise NotPossible(
+            f"task {task.id} ({task.name}) waits at a {task.reason} prompt: "
+            f"'tmux-codex approve {task.id}' or 'deny {task.id}' answers it"
+        )
+    if by == "monitor" and task.state != "stalled":
+        return task
     assert task.pane_id is not None
     Tmux(task.tmux_socket).send_keys(task.pane_id, "Enter")
     ctx.store.audit(task.id, f"poked: pressed Enter{': ' + why if why else ''}", by=by)

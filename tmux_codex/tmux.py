@@ -35,6 +35,10 @@ _FORMAT = _SEP.join(
 _NO_SERVER = ("no server running", "error connecting to", "No such file or directory")
 
 
+#: A tmux command that takes longer has a hung server behind it.
+TMUX_TIMEOUT = 30.0
+
+
 @dataclass(frozen=True)
 class PaneInfo:
     session: str
@@ -93,11 +97,19 @@ class Tmux:
         """Run a tmux command; its stdout lines. ``TmuxUnavailable`` on failure."""
         try:
             proc = subprocess.run(
-                [*self.base(), *args], input=input, capture_output=True, check=False
+                [*self.base(), *args],
+                input=input,
+                capture_output=True,
+                check=False,
+                timeout=TMUX_TIMEOUT,
             )
         except FileNotFoundError:
             raise TmuxUnavailable(
                 "tmux is not installed; install tmux 3.2 or newer (e.g. apt-get install tmux)"
+            ) from None
+        except subprocess.TimeoutExpired:
+            raise TmuxUnavailable(
+                f"tmux {args[0]} did not answer in {TMUX_TIMEOUT:g}s: is its server hung?"
             ) from None
         if check and proc.returncode != 0:
             message = proc.stderr.decode(errors="replace").strip() or f"exit {proc.returncode}"
@@ -143,9 +155,15 @@ class Tmux:
             args += [";", "display-message", "-p", "-t", pane, f"{mark} #{{pane_id}}"]
             args += [";", "capture-pane", "-p", "-t", pane]
         try:
-            proc = subprocess.run([*self.base(), *args], capture_output=True, check=False)
+            proc = subprocess.run(
+                [*self.base(), *args], capture_output=True, check=False, timeout=TMUX_TIMEOUT
+            )
         except FileNotFoundError:
             return {}, {}
+        except subprocess.TimeoutExpired:
+            raise TmuxUnavailable(
+                f"tmux did not answer in {TMUX_TIMEOUT:g}s: is its server hung?"
+            ) from None
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace")
             if any(s in err for s in _NO_SERVER):

@@ -1,0 +1,140 @@
+"""Which files in a few directories were written: one watch per directory, in batches.
+
+On Linux this reads inotify through watchdog's own bindings
+(``watchdog.observers.inotify_c``): one inotify descriptor, one watch per
+directory, and one ``read`` returns every event pending, so 50 tasks printing
+10 lines a second cost one wake-up per batch instead of two thread hand-offs
+per write (watchdog's ``Observer`` alone took about 8 % of a core there).
+Elsewhere it uses watchdog's ``Observer``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import struct
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+#: One change: (index of the directory, file name, whether the file was closed after writing).
+Change = tuple[int, str, bool]
+
+_HEADER = struct.Struct("iIII")  # wd, mask, cookie, len
+
+
+class DirWatch:
+    """Calls ``on_changes`` (from a thread of its own) with batches of :data:`Change`."""
+
+    def __init__(self, dirs: list[Path], on_changes: Callable[[list[Change]], None]) -> None:
+        self.dirs = dirs
+        self.on_changes = on_changes
+        self._thread: threading.Thread | None = None
+        self._observer: Any = None
+        self._fd = -1
+        self._stop_r, self._stop_w = -1, -1
+        self._wds: dict[int, int] = {}
+
+    def start(self) -> None:
+        try:
+            self._start_inotify()
+        except (ImportError, OSError, AttributeError):
+            self._start_observer()
+
+    def stop(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        if self._thread is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._stop_w, b"x")
+            self._thread.join(timeout=5)
+            for fd in (self._fd, self._stop_r, self._stop_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    # -- Linux: inotify, read in batches ----------------------------------
+
+    def _start_inotify(self) -> None:
+        from watchdog.observers.inotify_c import (  # Linux only
+            InotifyConstants,
+            inotify_add_watch,
+            inotify_init,
+        )
+
+        mask = (
+            InotifyConstants.IN_MODIFY
+            | InotifyConstants.IN_CLOSE_WRITE
+            | InotifyConstants.IN_CREATE
+        )
+        fd = inotify_init()
+        if fd < 0:
+            raise OSError("inotify_init failed")
+        try:
+            for index, folder in enumerate(self.dirs):
+                wd = inotify_add_watch(fd, os.fsencode(folder), mask)
+                if wd < 0:
+                    raise OSError(f"cannot watch {folder}")
+                self._wds[wd] = index
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        self._closed_mask = int(InotifyConstants.IN_CLOSE_WRITE)
+        self._stop_r, self._stop_w = os.pipe()
+        self._thread = threading.Thread(
+            target=self._read_loop, name="tmux-codex-watch", daemon=True
+        )
+        self._thread.start()
+
+    def _read_loop(self) -> None:
+        while True:
+            ready, _, _ = select.select([self._fd, self._stop_r], [], [])
+            if self._stop_r in ready:
+                return
+            try:
+                data = os.read(self._fd, 1 << 16)
+            except OSError:
+                return
+            changes: list[Change] = []
+            offset = 0
+            while offset + _HEADER.size <= len(data):
+                wd, mask, _cookie, length = _HEADER.unpack_from(data, offset)
+                name = data[offset + _HEADER.size : offset + _HEADER.size + length].rstrip(b"\0")
+                offset += _HEADER.size + length
+                index = self._wds.get(wd)
+                if index is not None and name:
+                    changes.append((index, os.fsdecode(name), bool(mask & self._closed_mask)))
+            if changes:
+                self.on_changes(changes)
+
+    # -- elsewhere: watchdog's Observer -------------------------------------
+
+    def _start_observer(self) -> None:
+        from watchdog.events import (
+            FileClosedEvent,
+            FileCreatedEvent,
+            FileModifiedEvent,
+            FileSystemEvent,
+            FileSystemEventHandler,
+        )
+        from watchdog.observers import Observer
+
+        outer = self
+
+        class Handler(FileSystemEventHandler):
+            def __init__(self, index: int) -> None:
+                self.index = index
+
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                name = os.path.basename(os.fsdecode(event.src_path))
+                outer.on_changes([(self.index, name, isinstance(event, FileClosedEvent))])
+
+        observer = Observer()
+        kinds = [FileModifiedEvent, FileClosedEvent, FileCreatedEvent]
+        for index, folder in enumerate(self.dirs):
+            observer.schedule(Handler(index), str(folder), recursive=False, event_filter=kinds)
+        observer.start()
+        self._observer = observer
