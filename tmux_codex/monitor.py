@@ -70,7 +70,7 @@ UNKNOWN_CONFIRM = 0.3
 LOOP_LINES = LOOP_MAX_BLOCK * LOOP_REPEATS * 2
 #: After a restart, state changes younger than this that no sink saw yet are notified.
 RENOTIFY_WITHIN = 600.0
-#: Gather file events this long before handling them: one wake-up per burst.
+#: Gather file events this long before reading them: one wake-up per burst.
 COALESCE = 0.01
 #: How often a busy task's bytes are checked for real output (the stall clock's step)
 #: and for loops.
@@ -180,7 +180,7 @@ class Monitor:
     def run(self) -> None:
         logs = ensure_dir(logs_dir(self.home))
         wakes = ensure_dir(wake_dir(self.home))
-        watch = DirWatch([logs, wakes], self._on_changes)
+        watch = DirWatch([logs, wakes], self._on_changes, gather=COALESCE)
         watch.start()  # before reconciling, so no byte written meanwhile is missed
         try:
             self.last_event = self._notified_upto()
@@ -242,7 +242,6 @@ class Monitor:
             item: tuple[str, int] | None = self.queue.get(timeout=timeout)
         except queue.Empty:
             item = None
-        gather_until = time.monotonic() + COALESCE
         while item is not None:
             kind, task_id = item
             if kind == "log":
@@ -254,9 +253,8 @@ class Monitor:
                 wakes.add(task_id)
             elif kind == "stop":
                 break
-            try:  # a moment more: one wake-up per burst of writes, not per write
-                wait = gather_until - time.monotonic()
-                item = self.queue.get(timeout=wait) if wait > 0 else self.queue.get_nowait()
+            try:
+                item = self.queue.get_nowait()
             except queue.Empty:
                 item = None
         if self.stopping.is_set():

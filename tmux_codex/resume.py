@@ -106,9 +106,7 @@ def resume(
     try:
         resumed = open_window(store, task)
     except BaseException as exc:
-        store.set_state(
-            task.id, "failed", by=by, detail=f"could not resume: {exc}", error=str(exc)
-        )
+        store.set_state(task.id, "failed", by=by, detail=f"could not resume: {exc}", error=str(exc))
         raise
     if verify > 0:
         _verify(ctx, resumed, offset + len(separator.encode()), verify)

@@ -28,8 +28,11 @@ _HEADER = struct.Struct("iIII")  # wd, mask, cookie, len
 class DirWatch:
     """Calls ``on_changes`` (from a thread of its own) with batches of :data:`Change`."""
 
-    def __init__(self, dirs: list[Path], on_changes: Callable[[list[Change]], None]) -> None:
+    def __init__(
+        self, dirs: list[Path], on_changes: Callable[[list[Change]], None], gather: float = 0.01
+    ) -> None:
         self.dirs = dirs
+        self.gather = gather  # seconds to let events gather before a read
         self.on_changes = on_changes
         self._thread: threading.Thread | None = None
         self._observer: Any = None
@@ -94,11 +97,16 @@ class DirWatch:
             ready, _, _ = select.select([self._fd, self._stop_r], [], [])
             if self._stop_r in ready:
                 return
+            # A moment for more writes to land: the kernel folds repeated writes
+            # to one file into one event while they wait unread.
+            ready, _, _ = select.select([self._stop_r], [], [], self.gather)
+            if ready:
+                return
             try:
                 data = os.read(self._fd, 1 << 16)
             except OSError:
                 return
-            changes: list[Change] = []
+            changes: dict[tuple[int, str], bool] = {}
             offset = 0
             while offset + _HEADER.size <= len(data):
                 wd, mask, _cookie, length = _HEADER.unpack_from(data, offset)
@@ -106,9 +114,12 @@ class DirWatch:
                 offset += _HEADER.size + length
                 index = self._wds.get(wd)
                 if index is not None and name:
-                    changes.append((index, os.fsdecode(name), bool(mask & self._closed_mask)))
+                    key = (index, os.fsdecode(name))
+                    changes[key] = changes.get(key, False) or bool(mask & self._closed_mask)
             if changes:
-                self.on_changes(changes)
+                self.on_changes(
+                    [(index, name, closed) for (index, name), closed in changes.items()]
+                )
 
     # -- elsewhere: watchdog's Observer -------------------------------------
 
