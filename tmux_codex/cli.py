@@ -443,16 +443,41 @@ def kill(task: str | None) -> None:
 
 @cli.command()
 @click.argument("task", required=False)
-def attach(task: str | None) -> None:
-    """Show a task's window: switch to it inside tmux, attach outside."""
-    from tmux_codex.tasks import attach_argv
+@click.option("--next", "next_", is_flag=True, help="The next task that needs you.")
+@click.option("--client", help="The tmux client to switch (key bindings pass #{client_name}).")
+def attach(task: str | None, next_: bool, client: str | None) -> None:
+    """Show a task's window: switch to it inside tmux, attach outside.
+
+    --next picks the next task that waits, stalled or failed (after the
+    current window's task).
+    """
+    import subprocess
+
+    from tmux_codex.errors import NotPossible
+    from tmux_codex.tasks import attach_argv, next_needing
 
     with context() as ctx:
+        if next_:
+            if task is not None:
+                raise BadInput("give a TASK or --next, not both")
+            here = None
+            if client:
+                found = ctx.tmux.run(
+                    "display-message", "-p", "-c", client, "#{window_id}", check=False
+                )
+                here = found[0] if found else None
+            target = next_needing(ctx, here)
+            if target is None:
+                raise NotPossible("no task needs you: none waits, stalled or failed")
+            task = str(target.id)
         argv = attach_argv(ctx, task)
+        if client:  # from a key binding: switch that client, wherever this runs
+            base, window = argv[:-3], argv[-1]  # [*base, verb, "-t", window]
+            argv = [*base, "switch-client", "-c", client, "-t", window]
     if "switch-client" in argv:
-        import subprocess
-
         subprocess.run(argv, check=False)
+        if next_:
+            click.echo(f"task {task}")
     else:
         os.execvp(argv[0], argv)
 
@@ -523,6 +548,56 @@ def monitor(show_status: bool, stop: bool, detach: bool, as_json: bool) -> None:
             ctx.config.notify, log=lambda line: click.echo(line), reporter=report_dict
         )
         serve(ctx, notifier=notifier)
+
+
+@cli.command()
+def doctor() -> None:
+    """Check tmux, codex, the config, the state directory and the monitor.
+
+    Exit 1 when something blocks use (a warning does not).
+    """
+    from tmux_codex.doctor import FAIL, run_checks, table
+    from tmux_codex.paths import config_path, state_home
+
+    checks = run_checks(state_home(), config_path())
+    click.echo(table(checks))
+    if any(c.status == FAIL for c in checks):
+        sys.exit(1)
+
+
+@cli.command("tmux-setup")
+def tmux_setup() -> None:
+    """Bind tmux-codex's keys and status line on the tmux server (the TPM plugin runs this).
+
+    Keys come from tmux options (@tmux-codex-key-fleet, -approve, -deny,
+    -next, -log); set @tmux-codex-status to off to leave status-right alone.
+    """
+    from tmux_codex.bindings import install
+
+    socket = os.environ.get("TMUX_CODEX_SOCKET", "")
+    keys = install(socket)
+    click.echo(f"tmux-codex keys bound: {' '.join(keys)}")
+
+
+@cli.command()
+@click.option("--stop", is_flag=True, help="End the demo and remove its scratch directory.")
+@click.option(
+    "--stall-after",
+    type=click.FloatRange(min=1),
+    default=20.0,
+    show_default=True,
+    help="Seconds of silence before the demo's stalling task counts as stalled.",
+)
+def demo(stop: bool, stall_after: float) -> None:
+    """A live fleet of real Codex tasks, offline, on a tmux server of its own."""
+    from tmux_codex import demo as demo_mod
+
+    if stop:
+        found = demo_mod.stop()
+        click.echo("demo stopped" if found else "no demo was running")
+        return
+    started = demo_mod.start(stall_after=stall_after)
+    click.echo(demo_mod.instructions(started))
 
 
 # -- entry point ----------------------------------------------------------------

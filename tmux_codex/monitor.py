@@ -71,7 +71,7 @@ LOOP_LINES = LOOP_MAX_BLOCK * LOOP_REPEATS * 2
 #: After a restart, state changes younger than this that no sink saw yet are notified.
 RENOTIFY_WITHIN = 600.0
 #: Gather file events this long before reading them: one wake-up per burst.
-COALESCE = 0.01
+COALESCE = 0.02
 #: How often a busy task's bytes are checked for real output (the stall clock's step)
 #: and for loops.
 PROGRESS_RESOLUTION = 1.0
@@ -166,8 +166,6 @@ class Monitor:
         self._generation = 0  # cached tasks are good while this stays
         self._seen_version: tuple[int, int] = (-1, -1)
         self._flushed_version: tuple[int, int] = (-1, -1)
-        self._due_cache = -math.inf  # when the next timer may be due (never late)
-        self._due_at = -math.inf  # when that was worked out
         self._saved_event = -1
 
     # -- life ---------------------------------------------------------------
@@ -334,7 +332,6 @@ class Monitor:
             else:
                 due = track.last_look + DEBOUNCE
                 track.look_due = due if track.look_due is None else min(track.look_due, due)
-                self._due_cache = min(self._due_cache, due)
         if look:
             self._look(look, progressed)
 
@@ -526,18 +523,17 @@ class Monitor:
         return times
 
     def _next_due(self) -> float | None:
-        """When the next timer is due. Worked out anew at most once a second (or when a
-        look is planned sooner); the stall clocks only move later, so the cached time
-        can only be early, and an early wake-up finds nothing due and works it out again."""
-        clock = time.monotonic()
-        if clock - self._due_at < 1.0 and self._due_cache > clock:
-            return None if self._due_cache == math.inf else self._due_cache
-        times = [t for track in self.tracks.values() for t in self._due_times(track)]
-        times += self.resume_due.values()
-        self._due_at = clock
-        self._due_cache = min(times) if times else math.inf
-        self._due_cache = min(self._due_cache, clock + 1.0) if times else math.inf
-        return None if not times else self._due_cache
+        """When the next timer is due (worked out anew each turn: timers come and go)."""
+        best = min(self.resume_due.values(), default=math.inf)
+        stall_after = self.config.monitor.stall_after
+        for track in self.tracks.values():
+            if track.state == "working" and track.look_due is None and track.looping_since is None:
+                # The common case, kept cheap: 50 busy tasks, a turn per 10 ms.
+                if stall_after > 0 and track.progress_at + stall_after < best:
+                    best = track.progress_at + stall_after
+            elif track.state not in FINAL_STATES or track.look_due is not None:
+                best = min(best, *self._due_times(track), math.inf)
+        return None if best == math.inf else best
 
     def _timers(self) -> None:
         clock = time.monotonic()

@@ -665,6 +665,36 @@ def remove(ctx: Context, ref: str | None, purge: bool = False) -> Task:
     return task
 
 
+#: States in which a task needs its user, for "jump to the next one".
+NEEDS_USER = ("waiting", "stalled", "failed")
+
+
+def next_needing(ctx: Context, after_window: str | None = None) -> Task | None:
+    """The next task (by id, after the one in ``after_window``, wrapping) that needs its user.
+
+    Waiting and stalled tasks come before failed ones; only tasks whose
+    window is still there count.
+    """
+    tasks = refresh(ctx, ctx.store.tasks(include_final=False))
+    tasks += [t for t in ctx.store.tasks() if t.state == "failed"]
+    panes: dict[str, dict[str, PaneInfo]] = {}
+    candidates = []
+    for task in tasks:
+        if task.state not in NEEDS_USER or not task.window_id:
+            continue
+        if task.tmux_socket not in panes:
+            panes[task.tmux_socket] = Tmux(task.tmux_socket).panes()
+        if _pane_for(task, panes[task.tmux_socket]) is not None:
+            candidates.append(task)
+    if not candidates:
+        return None
+    candidates.sort(key=lambda t: (t.state == "failed", t.id))
+    current = next((t for t in candidates if t.window_id == after_window), None)
+    if current is None:
+        return candidates[0]
+    return candidates[(candidates.index(current) + 1) % len(candidates)]
+
+
 def inside_server(socket: str) -> bool:
     """Whether this process runs inside a pane of the tmux server ``socket``."""
     current = os.environ.get("TMUX", "")

@@ -1,0 +1,182 @@
+"""``tmux-codex demo``: a live fleet of real Codex tasks, offline, in a scratch directory.
+
+Everything runs on a tmux server of its own (``tmux -L tmux-codex-demo``):
+the project's fake model server (``python -m tmux_codex.sim``) in a window,
+and four tasks of the real Codex CLI talking to it — one waits for approval,
+one works and finishes, one stalls, one fails — watched by a monitor of the
+demo's own state directory. Nothing touches the user's tasks, tmux server or
+Codex login. ``demo --stop`` removes it all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import socket as socketlib
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tmux_codex.codex import CODEX_VERSION, INSTALL_HINT
+from tmux_codex.errors import CodexNotFound, NotPossible
+from tmux_codex.paths import ensure_dir
+
+#: The demo's tmux server (``tmux -L``).
+DEMO_SOCKET = "tmux-codex-demo"
+#: Where the fake model server's window lives on it.
+MODEL_SESSION = "model"
+
+#: The fleet: (name, mode, prompt). Each prompt picks a scenario of the fake model.
+FLEET = (
+    ("needs-approval", "tui", "[scenario:approval-exec] Write approval-exec.txt for me"),
+    ("works-then-done", "exec", "[scenario:slow-exec] Run the slow job and report back"),
+    ("stalls", "tui", "[scenario:hang-headers] Ask a model that never answers"),
+    ("fails", "exec", "[scenario:http-400] Send a request the model rejects"),
+)
+
+
+@dataclass(frozen=True)
+class Demo:
+    root: Path  # the scratch directory
+    socket: str
+    env: dict[str, str]  # what to export to drive it with tmux-codex
+
+    def exports(self) -> str:
+        keys = ("TMUX_CODEX_HOME", "TMUX_CODEX_SOCKET", "TMUX_CODEX_CONFIG", "TMUX_CODEX_CODEX")
+        return "export " + " ".join(f"{k}={shlex.quote(self.env[k])}" for k in keys)
+
+
+def default_root() -> Path:
+    return Path(tempfile.gettempdir()) / f"tmux-codex-demo-{os.getuid()}"
+
+
+def find_codex() -> str:
+    """The codex to run: ``TMUX_CODEX_CODEX``, ``codex`` on PATH, or a checkout's ``.tools``."""
+    candidates = [os.environ.get("TMUX_CODEX_CODEX", ""), "codex"]
+    checkout = Path(__file__).resolve().parent.parent / ".tools/codex/node_modules/.bin/codex"
+    candidates.append(str(checkout))
+    for candidate in candidates:
+        found = shutil.which(candidate) if candidate else None
+        if found:
+            return os.path.abspath(found)
+    raise CodexNotFound(
+        f"the demo runs the real Codex CLI {CODEX_VERSION}, which is not installed: "
+        f"'{INSTALL_HINT}' (in a checkout of tmux-codex: 'scripts/install-codex'), or set "
+        "TMUX_CODEX_CODEX to its path"
+    )
+
+
+def _free_port() -> int:
+    with socketlib.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _tmux(socket: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["tmux", "-L", socket, *args], capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+def running(socket: str = DEMO_SOCKET) -> bool:
+    return _tmux(socket, "has-session", "-t", MODEL_SESSION).returncode == 0
+
+
+def stop(root: Path | None = None, socket: str = DEMO_SOCKET) -> bool:
+    """End the demo: its monitor, its tmux server, its scratch directory. Whether one ran."""
+    from tmux_codex.daemon import stop as stop_monitor
+
+    root = root or default_root()
+    found = root.exists() or running(socket)
+    if (root / "home").exists():
+        with contextlib.suppress(Exception):
+            stop_monitor(root / "home")
+    _tmux(socket, "kill-server")
+    if root.exists():
+        shutil.rmtree(root, ignore_errors=True)
+    return found
+
+
+def start(
+    root: Path | None = None,
+    socket: str = DEMO_SOCKET,
+    stall_after: float = 20.0,
+) -> Demo:
+    """Start the demo fleet; returns where it lives and how to drive it."""
+    from tmux_codex.config import load
+    from tmux_codex.daemon import spawn
+    from tmux_codex.launch import StartRequest
+    from tmux_codex.launch import start as start_task
+    from tmux_codex.sim.home import API_KEY_ENV, write_codex_home
+    from tmux_codex.store import Store
+    from tmux_codex.tmux import Tmux
+
+    codex = find_codex()
+    Tmux(socket).check_version()
+    root = root or default_root()
+    if running(socket) or root.exists():
+        raise NotPossible(f"a demo runs already ({root}); 'tmux-codex demo --stop' ends it first")
+    ensure_dir(root)
+    work = ensure_dir(root / "work")
+    workdirs = [ensure_dir(work / name) for name, _mode, _prompt in FLEET]
+    port = _free_port()
+    write_codex_home(root / "codex-home", f"http://127.0.0.1:{port}/v1", trusted=workdirs)
+    config = root / "tmux-codex.toml"
+    config.write_text(
+        f'[monitor]\nstall_after = "{stall_after:g}s"\npoke_after = "0"\n', encoding="utf-8"
+    )
+    env = {
+        "TMUX_CODEX_HOME": str(root / "home"),
+        "TMUX_CODEX_SOCKET": socket,
+        "TMUX_CODEX_CONFIG": str(config),
+        "TMUX_CODEX_CODEX": codex,
+        "CODEX_HOME": str(root / "codex-home"),
+        API_KEY_ENV: "demo",
+    }
+    os.environ.update(env)  # the tasks and the monitor get what start runs in
+    tmux = Tmux(socket)
+    model = shlex.join(
+        [sys.executable, "-m", "tmux_codex.sim", str(port), "--log", str(root / "model.jsonl")]
+    )
+    tmux.new_window(MODEL_SESSION, "fake-model", model, str(root))
+    for key, value in env.items():  # for key bindings and the status line
+        _tmux(socket, "set-environment", "-g", key, value)
+    from tmux_codex.bindings import install
+
+    install(socket)
+    with Store(root / "home") as store:
+        settings = load(config)
+        spawn(store.home)
+        for (name, mode, prompt), workdir in zip(FLEET, workdirs, strict=True):
+            request = StartRequest(prompt=prompt, workdir=str(workdir), name=name, mode=mode)
+            start_task(store, settings, request, socket)
+    return Demo(root=root, socket=socket, env=env)
+
+
+def instructions(demo: Demo) -> str:
+    """What to do next, for the person who ran ``demo``."""
+    names = ", ".join(name for name, _m, _p in FLEET)
+    return f"""\
+A demo fleet of {len(FLEET)} real Codex tasks runs offline on its own tmux server
+({names}), talking to tmux-codex's scripted fake model. Within a minute:
+needs-approval waits for you, works-then-done finishes, stalls stalls, fails fails.
+
+Watch it:
+  tmux -L {demo.socket} attach -t codex      # window names carry the states (! waiting, ~ working)
+      prefix w        pick a window           prefix C   the fleet (popup)
+      prefix Y / N    approve / deny here     prefix J   next task that needs you
+
+Drive it from this shell:
+  {demo.exports()}
+  tmux-codex list                      # states
+  tmux-codex top                       # the fleet, live (q quits)
+  tmux-codex approve needs-approval    # answer the prompt
+  tmux-codex events --follow           # every change as it happens
+
+End it:
+  tmux-codex demo --stop               # the tasks, the tmux server and {demo.root}
+"""

@@ -1,0 +1,165 @@
+"""``tmux-codex doctor``: is everything tmux-codex needs here, and right?
+
+Each check says ok, warn (works, but not as intended) or fail (blocks use),
+with what to do. Nothing is created or changed: the state directory is only
+looked at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from tmux_codex.codex import CODEX_VERSION, INSTALL_HINT
+from tmux_codex.errors import TmuxCodexError
+
+OK, WARN, FAIL = "ok", "warn", "FAIL"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok | warn | FAIL
+    detail: str  # what was found, and what to do about it
+
+
+def check_tmux() -> Check:
+    from tmux_codex.tmux import MIN_VERSION, Tmux
+
+    try:
+        found = Tmux().version()
+    except TmuxCodexError as exc:
+        return Check("tmux", FAIL, str(exc))
+    version = f"{found[0]}.{found[1]}"
+    if found < MIN_VERSION:
+        need = f"{MIN_VERSION[0]}.{MIN_VERSION[1]}"
+        return Check("tmux", FAIL, f"tmux {version} is too old: install tmux {need} or newer")
+    return Check("tmux", OK, f"tmux {version}")
+
+
+def check_codex(command: str) -> Check:
+    """The codex command, and its version against the one the patterns were written for."""
+    found = shutil.which(command)
+    if found is None:
+        return Check(
+            "codex",
+            FAIL,
+            f"{command!r} not found: install it with '{INSTALL_HINT}', or set "
+            "TMUX_CODEX_CODEX / [codex] command to its path",
+        )
+    try:
+        out = subprocess.run(
+            [found, "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return Check("codex", FAIL, f"{found} does not run: {exc}")
+    match = re.search(r"(\d+\.\d+\.\d+\S*)", out.stdout + out.stderr)
+    if match is None:
+        return Check(
+            "codex",
+            WARN,
+            f"cannot tell the version of {found} (--version printed "
+            f"{(out.stdout or out.stderr).strip()[:60]!r})",
+        )
+    version = match.group(1)
+    if version != CODEX_VERSION:
+        return Check(
+            "codex",
+            WARN,
+            f"codex {version}, but tmux-codex reads the screens of {CODEX_VERSION}: states may "
+            f"be misread; install '{INSTALL_HINT}' (or check the patterns in classify.py)",
+        )
+    return Check("codex", OK, f"codex {version} ({found})")
+
+
+def check_config(path: Path) -> tuple[Check, object | None]:
+    from tmux_codex import config as config_mod
+
+    if not path.exists():
+        return Check("config", OK, f"{path} does not exist: defaults are used"), config_mod.Config()
+    try:
+        loaded = config_mod.load(path)
+    except TmuxCodexError as exc:
+        return Check("config", FAIL, str(exc)), None
+    return Check("config", OK, str(path)), loaded
+
+
+def check_state_dir(home: Path) -> Check:
+    """The state directory must be the user's own and private (0700); its files 0600."""
+    if not home.exists():
+        return Check("state directory", OK, f"{home} will be created (0700) on first use")
+    info = home.stat()
+    if not stat.S_ISDIR(info.st_mode):
+        return Check("state directory", FAIL, f"{home} is not a directory")
+    if info.st_uid != os.getuid():
+        return Check("state directory", FAIL, f"{home} belongs to uid {info.st_uid}, not you")
+    if info.st_mode & 0o077:
+        return Check(
+            "state directory",
+            FAIL,
+            f"{home} is mode {info.st_mode & 0o777:o}: others could read the logs; "
+            f"'chmod 700 {home}'",
+        )
+    loose = [
+        p.name
+        for p in (home / "tasks.db", *sorted((home / "logs").glob("*.log"))[:200])
+        if p.exists() and p.stat().st_mode & 0o077
+    ]
+    if loose:
+        return Check(
+            "state directory", WARN, f"readable by others: {', '.join(loose[:5])} ('chmod 600')"
+        )
+    return Check("state directory", OK, f"{home} (0700)")
+
+
+def check_monitor(home: Path) -> Check:
+    from tmux_codex.daemon import running
+
+    info = running(home)
+    if info is None:
+        return Check(
+            "monitor",
+            WARN,
+            "not running: states are only worked out when asked; 'tmux-codex monitor --detach' "
+            "(the next 'start' starts it too)",
+        )
+    return Check("monitor", OK, f"running, pid {info.get('pid')} since {info.get('started_at')}")
+
+
+def check_notify_send(wanted: bool) -> Check:
+    if shutil.which("notify-send"):
+        return Check("notify-send", OK, "found: [notify] desktop = true can use it")
+    if wanted:
+        return Check(
+            "notify-send",
+            WARN,
+            "[notify] desktop = true but notify-send is not installed (e.g. apt-get install "
+            "libnotify-bin)",
+        )
+    return Check("notify-send", OK, "not installed (only needed for [notify] desktop = true)")
+
+
+def run_checks(home: Path, config_path: Path) -> list[Check]:
+    from tmux_codex.config import Config
+
+    config_check, loaded = check_config(config_path)
+    config = loaded if isinstance(loaded, Config) else Config()
+    command = os.environ.get("TMUX_CODEX_CODEX") or config.codex.command
+    return [
+        check_tmux(),
+        check_codex(command),
+        config_check,
+        check_state_dir(home),
+        check_monitor(home),
+        check_notify_send(config.notify.desktop),
+    ]
+
+
+def table(checks: list[Check]) -> str:
+    width = max(len(c.name) for c in checks)
+    return "\n".join(f"{c.status:<4}  {c.name:<{width}}  {c.detail}" for c in checks)
