@@ -6,11 +6,16 @@ server on a private socket per test.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import struct
 import subprocess
 import sys
+import termios
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +31,7 @@ from tests.codexbed import (
     wait_until,
 )
 from tmux_codex.sim import FakeModelServer
+from tmux_codex.tmux import Tmux
 
 _codex: dict[str, object] = {}
 
@@ -163,3 +169,56 @@ def cli(codex_env: CodexEnv, server: libtmux.Server, tmp_path: Path) -> Iterator
         yield runner
     finally:
         runner.run("monitor", "--stop", check=False)
+
+
+# -- a person at a terminal ---------------------------------------------------------
+
+
+@dataclass
+class Client:
+    """A tmux client attached through a pseudo-terminal; ``output`` is what it was sent."""
+
+    proc: subprocess.Popen[bytes]
+    master: int  # the terminal's other end: write keys here, as a person types
+    output: bytearray = field(default_factory=bytearray)
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+
+@pytest.fixture
+def client(server: libtmux.Server, session: libtmux.Session) -> Iterator[Client]:
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+    env["TERM"] = "xterm-256color"
+    proc = subprocess.Popen(
+        ["tmux", "-L", str(server.socket_name), "attach-session", "-t", str(session.session_id)],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(slave)
+    attached = Client(proc, master)
+
+    def read() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            attached.output.extend(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    tmux = Tmux(str(server.socket_name))
+    wait_until(lambda: bool(tmux.run("list-clients", check=False)), 30, what="the client")
+    yield attached
+    proc.terminate()
+    proc.wait(timeout=30)
+    os.close(master)
+    reader.join(30)

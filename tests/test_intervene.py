@@ -119,9 +119,7 @@ def test_poke_by_hand(cli: Cli, codex_env: CodexEnv) -> None:
     task = start(cli, codex_env.workdir(), "[scenario:complete] hi")
     wait_stored(cli, task, "idle")
     cli.run("poke", str(task))
-    assert [e["by"] for e in events(cli, task) if e["detail"] == "poked: pressed Enter"] == [
-        "user"
-    ]
+    assert [e["by"] for e in events(cli, task) if e["detail"] == "poked: pressed Enter"] == ["user"]
     exec_task = cli.json("start", "-C", str(codex_env.workdir("x")), "[scenario:hang-headers] x")
     proc = cli.run("poke", str(exec_task["id"]), check=False)
     assert proc.returncode == 1 and "reads no input" in proc.stderr

@@ -7,16 +7,10 @@ Every wait polls with a timeout.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import struct
-import subprocess
-import termios
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +18,7 @@ import libtmux
 import pytest
 
 from tests.codexbed import wait_until
+from tests.conftest import Client
 from tmux_codex.config import NotifyConfig
 from tmux_codex.models import Event, Task
 from tmux_codex.notify import (
@@ -203,52 +198,6 @@ def test_window_marks_off_without_tmux_and_gone_windows_are_fine(
 
 
 # -- tmux messages and the bell ---------------------------------------------------
-
-
-@dataclass
-class Client:
-    """A tmux client attached through a pseudo-terminal; ``output`` is what it was sent."""
-
-    proc: subprocess.Popen[bytes]
-    output: bytearray = field(default_factory=bytearray)
-
-
-@pytest.fixture
-def client(server: libtmux.Server, session: libtmux.Session) -> Iterator[Client]:
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
-    env["TERM"] = "xterm-256color"
-    proc = subprocess.Popen(
-        ["tmux", "-L", str(server.socket_name), "attach-session", "-t", str(session.session_id)],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        start_new_session=True,
-    )
-    os.close(slave)
-    attached = Client(proc)
-
-    def read() -> None:
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            attached.output.extend(chunk)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    tmux = Tmux(str(server.socket_name))
-    wait_until(lambda: bool(tmux.run("list-clients", check=False)), WAIT, what="the client")
-    yield attached
-    proc.terminate()
-    proc.wait(timeout=WAIT)
-    os.close(master)
-    reader.join(WAIT)
 
 
 def test_message_and_bell_reach_every_client(

@@ -13,13 +13,16 @@ import fcntl
 import os
 import re
 import shlex
+import signal
 import sqlite3
 import struct
 import subprocess
 import sys
 import termios
 import threading
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -183,6 +186,24 @@ def test_last_line_reads_only_the_log_tail_and_skips_tui_chrome(tmp_path: Path) 
     assert last_line(task) == "after it"
 
 
+def test_last_line_of_a_real_log_still_being_written(tmp_path: Path) -> None:
+    """Cut anywhere (mid-title, mid-character), the real Codex's bytes give a clean line."""
+    data = (ROOT / "tests/fixtures/codex-0.169.0/tui-slow-stream/raw.log").read_bytes()
+    middle = len(data) // 2
+    title = data.index(b"\x1b]0;", middle)
+    char = data.index("⠴".encode(), middle)
+    log = tmp_path / "live.log"
+    task = make_task(state="working", log_path=str(log))
+    seen = []
+    for cut in [*range(title + 1, title + 40, 3), char + 1, char + 2, len(data)]:
+        log.write_bytes(data[:cut])
+        line = last_line(task)
+        assert line and not line.startswith(("0;", "]")) and "\ufffd" not in line, (cut, line)
+        assert "for shortcuts" not in line and "›" not in line
+        seen.append(line)
+    assert seen[-1] == "word36 word37 word38 word39 word40 slow stream finished."
+
+
 def test_narrow_and_wide_text_never_exceed_the_width() -> None:
     tasks = [
         make_task(
@@ -295,7 +316,7 @@ def test_once_prints_the_fleet(
     assert [line.split()[1] for line in lines[1:]] == [str(idle), str(waiting), str(ended)]
     waiting_row = row_of(lines, "approve-me")
     assert waiting_row.split()[3] == "waiting:approval"
-    assert waiting_row.endswith("  $ echo approved-command-ran")
+    assert "  $ echo approved-command-ran > approva…" in waiting_row
     idle_line = row_of(lines, "idle-one")
     assert re.search(r" idle +\d+[sm]  ", idle_line)
     assert idle_row["last_message"] == COMPLETE_TEXT
@@ -338,6 +359,7 @@ class TopPane:
         env: dict[str, str],
         width: int = 80,
         height: int = 24,
+        code: str = "from tmux_codex.top import main; main()",
     ) -> None:
         self.tmux = Tmux(str(server.socket_name))
         self.tmux.run("set-option", "-gw", "remain-on-exit", "on")
@@ -347,10 +369,10 @@ class TopPane:
         )[0]
         self.window = self.tmux.run("display-message", "-p", "-t", self.pane, "#{window_id}")[0]
         self.resize(width, height)  # before top starts: it starts at this size
-        code = "from tmux_codex.top import main; main()"
-        command = f"exec {shlex.quote(sys.executable)} -c {shlex.quote(code)}"
-        env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
-        self.tmux.run("respawn-pane", "-k", "-t", self.pane, "-c", str(ROOT), *env_args, command)
+        # Through env(1): tmux would set PATH to its client's whatever '-e' says.
+        argv = ["env", *(f"{key}={value}" for key, value in env.items()), sys.executable]
+        command = "exec " + shlex.join([*argv, "-c", code])
+        self.tmux.run("respawn-pane", "-k", "-t", self.pane, "-c", str(ROOT), command)
 
     def resize(self, width: int, height: int) -> None:
         self.tmux.run("resize-window", "-t", self.window, "-x", str(width), "-y", str(height))
@@ -394,14 +416,34 @@ class TopPane:
         return int(status) if status else 128 + int(killed)
 
     def wait_exit(self) -> int:
-        wait_until(lambda: self.dead_status() is not None, WAIT, what="top to exit")
+        """Wait for top to exit; its exit status.
+
+        tmux 3.3a sometimes misses a pane process's SIGCHLD (the pane stays
+        dead with no status and an unreaped zombie; see ``CodexPane.wait_dead``):
+        another SIGCHLD makes it reap.
+        """
+        dead_since: list[float] = []
+
+        def exited() -> bool:
+            if self.dead_status() is not None:
+                return True
+            dead = self.tmux.run("display-message", "-p", "-t", self.pane, "#{pane_dead}")
+            if dead == ["1"]:
+                dead_since.append(time.monotonic())
+                if dead_since[-1] - dead_since[0] > 1.0:
+                    server_pid = self.tmux.run("display-message", "-p", "#{pid}")[0]
+                    os.kill(int(server_pid), signal.SIGCHLD)
+            return False
+
+        wait_until(exited, WAIT, what="top to exit")
         status = self.dead_status()
         assert status is not None
         return status
 
     def selected(self) -> str:
         """The selected (reverse video) row, without its escapes."""
-        rows = [line for line in self.screen(escapes=True)[1:-1] if "\x1b[7m" in line]
+        reverse = re.compile(r"\x1b\[(?:[0-9;]*;)?7(?:;[0-9;]*)?m")
+        rows = [line for line in self.screen(escapes=True)[1:-1] if reverse.search(line)]
         assert len(rows) == 1, rows
         return re.sub(r"\x1b\[[0-9;]*m", "", rows[0])
 
@@ -461,32 +503,24 @@ def test_top_approves_the_selected_task_and_quits(
     assert top.wait_exit() == 0
 
 
-@pytest.mark.e2e
-def test_enter_switches_the_client_to_the_task_window(
-    cli: Cli,
-    codex_env: CodexEnv,
-    server: libtmux.Server,
-    session: libtmux.Session,
-    client: subprocess.Popen[bytes],
-) -> None:
-    task = start(cli, codex_env.workdir(), "[scenario:complete] hi", "go-there")
-    window = wait_stored(cli.home, task, "idle")["window_id"]
-    top = TopPane(server, session, cli_env(cli))
-    top.wait_for("go-there")
-    tmux = Tmux(cli.socket)
-    assert tmux.run("list-clients", "-F", "#{window_id}") != [window]
-    top.keys("Enter")
-    assert top.wait_exit() == 0
-    wait_until(
-        lambda: tmux.run("list-clients", "-F", "#{window_id}") == [window],
-        WAIT,
-        what="the client on the task's window",
-    )
+@dataclass
+class Client:
+    """A tmux client attached through a pseudo-terminal: what it was sent, and its keyboard."""
+
+    proc: subprocess.Popen[bytes]
+    master: int
+    output: bytearray = field(default_factory=bytearray)
+
+    def seen(self, text: str) -> bool:
+        return text.encode() in self.output
+
+    def type(self, data: bytes) -> None:
+        os.write(self.master, data)
 
 
 @pytest.fixture
-def client(server: libtmux.Server, session: libtmux.Session) -> Iterator[subprocess.Popen[bytes]]:
-    """A tmux client attached to ``session`` through a pseudo-terminal (80×24)."""
+def client(server: libtmux.Server, session: libtmux.Session) -> Iterator[Client]:
+    """A tmux client attached to ``session`` on an 80×24 pseudo-terminal."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
@@ -500,24 +534,61 @@ def client(server: libtmux.Server, session: libtmux.Session) -> Iterator[subproc
         start_new_session=True,
     )
     os.close(slave)
+    attached = Client(proc, master)
 
-    def drain() -> None:  # the client's output must go somewhere
+    def read() -> None:
         while True:
             try:
-                if not os.read(master, 65536):
-                    return
+                chunk = os.read(master, 65536)
             except OSError:
                 return
+            if not chunk:
+                return
+            attached.output.extend(chunk)
 
-    reader = threading.Thread(target=drain, daemon=True)
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     tmux = Tmux(str(server.socket_name))
     wait_until(lambda: bool(tmux.run("list-clients", check=False)), WAIT, what="the client")
-    yield proc
+    yield attached
     proc.terminate()
     proc.wait(timeout=WAIT)
     os.close(master)
     reader.join(WAIT)
+
+
+@pytest.mark.e2e
+def test_in_a_popup_enter_switches_the_client_to_the_task_window(
+    cli: Cli, codex_env: CodexEnv, client: Client, tmp_path: Path
+) -> None:
+    """As tmux.conf would run it: ``display-popup -E 'tmux-codex top'``; Enter, and it closes."""
+    task = start(cli, codex_env.workdir(), "[scenario:complete] hi", "go-there")
+    window = wait_stored(cli.home, task, "idle")["window_id"]
+    tmux = Tmux(cli.socket)
+    assert tmux.run("list-clients", "-F", "#{window_id}") != [window]
+    status = tmp_path / "top-status"
+    argv = ["env", *(f"{k}={v}" for k, v in cli_env(cli).items()), sys.executable, "-c"]
+    command = shlex.join([*argv, "from tmux_codex.top import main; main()"])
+    command = f"cd {shlex.quote(str(ROOT))} && {command}; echo $? > {shlex.quote(str(status))}"
+    name = tmux.run("list-clients", "-F", "#{client_name}")[0]
+    # display-popup returns when the popup closes.
+    popup = subprocess.Popen(
+        [*tmux.base(), "display-popup", "-c", name, "-E", "-w", "80", "-h", "24", command]
+    )
+    try:
+        wait_until(lambda: client.seen("go-there") and client.seen("q quit"), WAIT, what="top")
+        client.type(b"\r")
+        wait_until(lambda: popup.poll() is not None, WAIT, what="the popup to close")
+    finally:
+        if popup.poll() is None:
+            popup.kill()
+        popup.wait(WAIT)
+    assert status.read_text().strip() == "0"
+    wait_until(
+        lambda: tmux.run("list-clients", "-F", "#{window_id}") == [window],
+        WAIT,
+        what="the client on the task's window",
+    )
 
 
 # -- the live view on a store the test writes ---------------------------------------
@@ -543,7 +614,9 @@ def test_table_follows_the_store_and_the_logs_without_a_key(
     path, store = home
     alpha = add(store, "alpha")
     Path(alpha.log_path).write_bytes(b"\x1b[1mcompiling the parser\x1b[0m\r\n")
-    top = TopPane(server, session, top_env(path, server, tmp_path))
+    # No clock tick for a minute: whatever changes on screen, an event brought.
+    code = "import tmux_codex.top as top; top.TICK = 60.0; top.main()"
+    top = TopPane(server, session, top_env(path, server, tmp_path), code=code)
     top.wait_for("alpha", "working", "compiling the parser", "no monitor runs")
 
     # New bytes in its log: LAST follows (the logs/ watch).
@@ -632,7 +705,7 @@ def test_log_view_in_less(
     assert copy.stat().st_mode & 0o777 == 0o600
     assert "\x1b" not in copy.read_text()  # the readable text, not the raw bytes
     top.keys("q")
-    top.wait_for("chatty", "said a lot", "q quit")
+    top.wait_for("chatty", "said a lot", "no monitor runs")
     wait_until(lambda: not any(temp.iterdir()), WAIT, what="the temporary copy removed")
     top.keys("q")
     assert top.wait_exit() == 0

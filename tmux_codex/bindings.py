@@ -66,14 +66,12 @@ def commands(cmd: str) -> dict[str, list[str]]:
             f'{cmd} attach --next --client "#{{client_name}}" 2>&1 | '
             'while read -r line; do tmux display-message "tmux-codex: $line"; done',
         ],
+        # display-popup does not expand formats in its command: run-shell does.
         "@tmux-codex-key-log": [
-            "display-popup",
-            "-E",
-            "-w",
-            "90%",
-            "-h",
-            "80%",
-            f'{cmd} log "#{{window_id}}" | less -R +G',
+            "run-shell",
+            "-b",
+            'tmux display-popup -c "#{client_name}" -E -w 90% -h 80% '
+            f'"{cmd} log #{{window_id}} | less -R +G"',
         ],
     }
 

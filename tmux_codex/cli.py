@@ -73,6 +73,30 @@ def _table(tasks: list[Task]) -> str:
     )
 
 
+def _complete_task(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Task ids and names from the store, for shell completion (no tmux calls)."""
+    from click.shell_completion import CompletionItem
+
+    from tmux_codex.paths import db_path, state_home
+
+    if not db_path(state_home()).exists():
+        return []
+    try:
+        from tmux_codex.store import Store
+
+        with Store(state_home()) as store:
+            tasks = store.tasks()
+    except Exception:  # completion must never print an error into the shell
+        return []
+    items = []
+    for task in reversed(tasks):
+        label = f"{task.state}: {task.name}"
+        for value in (str(task.id), task.name):
+            if value.startswith(incomplete):
+                items.append(CompletionItem(value, help=label))
+    return items
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tmux-codex")
 def cli() -> None:
@@ -169,7 +193,7 @@ cli.add_command(list_cmd, "ls")
 
 
 @cli.command()
-@click.argument("task", required=False)
+@click.argument("task", required=False, shell_complete=_complete_task)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def show(task: str | None, as_json: bool) -> None:
     """Show one task in detail."""
@@ -187,7 +211,7 @@ def show(task: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("task", required=False)
+@click.argument("task", required=False, shell_complete=_complete_task)
 @click.option("--limit", type=click.IntRange(min=1), help="Only the last CHARS characters.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing what the task prints.")
 @click.option("--raw", is_flag=True, help="The raw bytes, escape sequences and all.")
@@ -234,7 +258,7 @@ def _follow(ctx: Any, task: Task, raw: bool) -> None:
 
 
 @cli.command()
-@click.argument("task", required=False)
+@click.argument("task", required=False, shell_complete=_complete_task)
 def screen(task: str | None) -> None:
     """Print the task's pane as it is now."""
     from tmux_codex.tasks import screen as screen_text
@@ -244,7 +268,7 @@ def screen(task: str | None) -> None:
 
 
 @cli.command("wait")
-@click.argument("task", required=False)
+@click.argument("task", required=False, shell_complete=_complete_task)
 @click.option(
     "--for",
     "for_states",
@@ -283,7 +307,7 @@ def wait_cmd(task: str | None, for_states: str, timeout: float) -> None:
 
 
 @cli.command()
-@click.option("--task", "task_ref", help="Only this task's events.")
+@click.option("--task", "task_ref", help="Only this task's events.", shell_complete=_complete_task)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new events.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def events(task_ref: str | None, follow: bool, as_json: bool) -> None:
@@ -308,7 +332,7 @@ def events(task_ref: str | None, follow: bool, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("task", required=False)
+@click.argument("task", required=False, shell_complete=_complete_task)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def report(task: str | None, as_json: bool) -> None:
     """What a task did: files changed, tests run, tokens, its last message."""
@@ -350,7 +374,7 @@ def status(fmt: str) -> None:
 
 
 @cli.command()
-@click.argument("task")
+@click.argument("task", shell_complete=_complete_task)
 @click.argument("text")
 @click.option("--no-enter", is_flag=True, help="Do not press Enter after the text.")
 def send(task: str, text: str, no_enter: bool) -> None:
@@ -365,7 +389,7 @@ def send(task: str, text: str, no_enter: bool) -> None:
 
 
 @cli.command()
-@click.argument("task")
+@click.argument("task", shell_complete=_complete_task)
 @click.argument("key_names", nargs=-1, required=True, metavar="KEY...")
 def keys(task: str, key_names: tuple[str, ...]) -> None:
     """Send tmux key names (Enter, Escape, C-c, y, ...) to a task."""
@@ -376,7 +400,7 @@ def keys(task: str, key_names: tuple[str, ...]) -> None:
 
 
 @cli.command()
-@click.argument("task", required=False)
+@click.argument("task", required=False, shell_complete=_complete_task)
 @click.option("--always", is_flag=True, help="Approve and don't ask again (p / a).")
 def approve(task: str | None, always: bool) -> None:
     """Approve the prompt a task waits at (command, edit, trust, question).
@@ -391,7 +415,7 @@ def approve(task: str | None, always: bool) -> None:
 
 
 @cli.command()
-@click.argument("task", required=False)
+@click.argument("task", required=False, shell_complete=_complete_task)
 def deny(task: str | None) -> None:
     """Refuse the prompt a task waits at (Escape); Codex asks what to do instead."""
     from tmux_codex.tasks import answer
@@ -402,7 +426,7 @@ def deny(task: str | None) -> None:
 
 
 @cli.command()
-@click.argument("task", required=False)
+@click.argument("task", required=False, shell_complete=_complete_task)
 def poke(task: str | None) -> None:
     """Press Enter once in a task's window (recorded as an event)."""
     from tmux_codex.tasks import poke as poke_task
@@ -412,7 +436,7 @@ def poke(task: str | None) -> None:
 
 
 @cli.command()
-@click.argument("task")
+@click.argument("task", shell_complete=_complete_task)
 @click.argument("prompt", required=False)
 @click.option(
     "--timeout",
@@ -431,7 +455,7 @@ def resume(task: str, prompt: str | None, timeout: float) -> None:
 
 
 @cli.command()
-@click.argument("task", required=False)
+@click.argument("task", required=False, shell_complete=_complete_task)
 def kill(task: str | None) -> None:
     """End a task's Codex (state killed); its window keeps the last screen."""
     from tmux_codex.tasks import kill as kill_task
@@ -442,7 +466,7 @@ def kill(task: str | None) -> None:
 
 
 @cli.command()
-@click.argument("task", required=False)
+@click.argument("task", required=False, shell_complete=_complete_task)
 @click.option("--next", "next_", is_flag=True, help="The next task that needs you.")
 @click.option("--client", help="The tmux client to switch (key bindings pass #{client_name}).")
 def attach(task: str | None, next_: bool, client: str | None) -> None:
@@ -483,7 +507,7 @@ def attach(task: str | None, next_: bool, client: str | None) -> None:
 
 
 @cli.command()
-@click.argument("task")
+@click.argument("task", shell_complete=_complete_task)
 @click.option("--purge", is_flag=True, help="Delete its log file too.")
 def rm(task: str, purge: bool) -> None:
     """Forget an ended task and close its window."""
@@ -551,6 +575,19 @@ def monitor(show_status: bool, stop: bool, detach: bool, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--once", is_flag=True, help="Print the table once (plain text) and exit.")
+@click.option("--width", type=click.IntRange(min=1), help="With --once: the table's width.")
+def top(once: bool, width: int | None) -> None:
+    """The fleet, live (what the tmux popup shows): ↑/↓ pick, Enter jumps, a/d approve/deny,
+    l log, r look again, q quits."""
+    from tmux_codex.top import run
+
+    with context() as ctx:
+        code = run(ctx, once=once, width=width)
+    sys.exit(code)
+
+
+@cli.command()
 def doctor() -> None:
     """Check tmux, codex, the config, the state directory and the monitor.
 
@@ -588,16 +625,32 @@ def tmux_setup() -> None:
     show_default=True,
     help="Seconds of silence before the demo's stalling task counts as stalled.",
 )
-def demo(stop: bool, stall_after: float) -> None:
+@click.option("--socket", default="tmux-codex-demo", hidden=True, help="The demo's tmux -L.")
+def demo(stop: bool, stall_after: float, socket: str) -> None:
     """A live fleet of real Codex tasks, offline, on a tmux server of its own."""
     from tmux_codex import demo as demo_mod
 
     if stop:
-        found = demo_mod.stop()
+        found = demo_mod.stop(socket=socket)
         click.echo("demo stopped" if found else "no demo was running")
         return
-    started = demo_mod.start(stall_after=stall_after)
+    started = demo_mod.start(socket=socket, stall_after=stall_after)
     click.echo(demo_mod.instructions(started))
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script (task ids and names complete too).
+
+    bash: eval "$(tmux-codex completion bash)" in ~/.bashrc; zsh: the same in
+    ~/.zshrc; fish: tmux-codex completion fish > ~/.config/fish/completions/tmux-codex.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    found = get_completion_class(shell)
+    assert found is not None
+    click.echo(found(cli, {}, "tmux-codex", "_TMUX_CODEX_COMPLETE").source())
 
 
 # -- entry point ----------------------------------------------------------------

@@ -45,7 +45,7 @@ class PolicyConfig:
     allow_commands: tuple[str, ...] = ()
     deny_commands: tuple[str, ...] = ("rm -rf", "sudo ", "git push")
     max_resumes: int = 0
-    kill_after: float = 0.0  # a task stalled this long is killed; 0 = never
+    kill_after: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class NotifyConfig:
     bell: bool = False
     desktop: bool = False
     command: str = ""
-    report: bool = False  # add the task's report to the command's JSON when it ends
+    report: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,16 +171,45 @@ def load(path: Path) -> Config:
         raise ConfigError(f"config file {path}: {exc}") from None
 
 
+#: What each setting means: the comments of :func:`defaults_as_toml` (README's reference).
+DOCS: dict[tuple[str, str], str] = {
+    ("codex", "command"): "the codex command, or a path (TMUX_CODEX_CODEX overrides)",
+    ("codex", "mode"): "exec | tui: the default mode of 'start'",
+    ("codex", "exec_args"): "flags for 'codex exec' (before --codex-arg values)",
+    ("codex", "tui_args"): "flags for the TUI (--no-alt-screen --no-daemon are always added)",
+    ("tmux", "session"): "the tmux session that holds task windows",
+    ("tmux", "socket"): "tmux -L name; empty = the default server (TMUX_CODEX_SOCKET overrides)",
+    ("monitor", "stall_after"): "working, but no real output this long: stalled",
+    ("monitor", "poke_after"): "then one Enter for a stalled TUI task; 0 = never",
+    ("policy", "trust_workdir"): "answer the trust menu for the task's own workdir",
+    ("policy", "approve"): "never | allowlist: answer command approvals unattended",
+    ("policy", "allow_commands"): "regexes; a command must match one (allowlist)",
+    ("policy", "deny_commands"): "regexes searched in the whole prompt; deny always wins",
+    ("policy", "max_resumes"): "automatic resumes of a lost or failed TUI task",
+    ("policy", "kill_after"): "kill a task stalled or looping this long; 0 = never",
+    ("notify", "tmux"): "a tmux message to attached clients + the window name mark",
+    ("notify", "bell"): "a bell on the attached clients' terminals",
+    ("notify", "desktop"): "notify-send, where installed",
+    ("notify", "command"): "run with the event as JSON on stdin (sh -c)",
+    ("notify", "report"): "when a task ends, its report goes into that JSON",
+}
+
+
 def defaults_as_toml() -> str:
-    """The default configuration as TOML text (for docs and ``--help``)."""
+    """The default configuration as TOML text, each key with what it means."""
     lines: list[str] = []
     config = Config()
     for name in _SECTIONS:
         lines.append(f"[{name}]")
-        for f in dataclasses.fields(getattr(config, name)):
-            lines.append(f"{f.name} = {_toml_value(f.default)}")
+        fields = dataclasses.fields(getattr(config, name))
+        values = {f.name: f"{f.name} = {_toml_value(f.default)}" for f in fields}
+        width = max(len(v) for v in values.values())
+        for f in fields:
+            doc = DOCS.get((name, f.name))
+            text = values[f.name]
+            lines.append(f"{text:<{width}}  # {doc}" if doc else text)
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def _toml_value(value: object) -> str:

@@ -65,6 +65,8 @@ MARKS: dict[str, str] = {
 LOG_TAIL = 4096
 #: Redraws for new log bytes alone, at most this often (seconds).
 LOG_REDRAW = 0.25
+#: The clock tick (seconds): ages move on, and the store is checked even with no event.
+TICK = 1.0
 HELP = "↑↓ select  ⏎ go to  a approve  d deny  l log  r refresh  q quit"
 
 _STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -126,11 +128,14 @@ def one_line(text: str | None) -> str:
 #: Lines of the Codex TUI's own chrome (composer, footer, status line): not output.
 _CHROME = re.compile(
     r"^\s*›"  # the composer
-    r"|for shortcuts|esc to interrupt|background terminal|f2 to view"
+    r"|for shortcuts|esc to interrupt|background terminal|f2 to view|^\s*← for agents"
     r"|^\s*Worked for\b|^\s*[•◦]?\s*Working \(|^\s*⚠ \d+ warnings?"
-    r"|^\s+\S+(?: \S+)? · [~/]"  # "  model effort · /workdir"
+    r"|^\s+\S+(?: \S+)? · [~/]"  # "  model effort · /workdir · title"
+    r"|^\s*· "  # a piece of that line, redrawn alone
 )
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
+#: An escape sequence still being written at the end of a log (no final byte or terminator yet).
+_UNFINISHED = re.compile(rb"\x1b(?:\[[\x30-\x3f]*[\x20-\x2f]*|[\]P^_X][^\x07\x1b]*)?\Z")
 _tail_cache: dict[str, tuple[tuple[int, int], str]] = {}
 
 
@@ -155,6 +160,7 @@ def _log_line(path: str) -> str:
         # Cut mid-line or mid-escape: start at the next line or escape sequence.
         cuts = [i for i in (raw.find(b"\n"), raw.find(b"\x1b")) if i >= 0]
         raw = raw[min(cuts) :] if cuts else b""
+    raw = _finished(raw)
     from tmux_codex.logtext import strip_escapes
 
     found = ""
@@ -164,6 +170,21 @@ def _log_line(path: str) -> str:
             break
     _tail_cache[path] = (key, found)
     return found
+
+
+def _finished(raw: bytes) -> bytes:
+    """``raw`` without an escape sequence or UTF-8 character still being written at its end."""
+    last = raw.rfind(b"\x1b")
+    if last >= 0 and _UNFINISHED.match(raw, last):
+        raw = raw[:last]
+    for back in range(1, min(len(raw), 4) + 1):
+        byte = raw[-back]
+        if byte & 0xC0 == 0x80:  # a continuation byte: look further back for the lead
+            continue
+        if byte >= 0xC0 and back < (2 if byte < 0xE0 else 3 if byte < 0xF0 else 4):
+            raw = raw[:-back]
+        break
+    return raw
 
 
 def _prompt_line(prompt: str) -> str:
@@ -301,7 +322,6 @@ def run(ctx: Context, once: bool = False, width: int | None = None) -> int:
 
     with contextlib.suppress(locale.Error):
         locale.setlocale(locale.LC_ALL, "")
-    os.environ.setdefault("ESCDELAY", "25")  # Escape quits at once
     top = _Top(ctx)
     try:
         code: int = curses.wrapper(top.main)
@@ -387,13 +407,13 @@ class _Top:
         from tmux_codex.daemon import running
 
         store = self.ctx.store
+        was = self._index()
         self.version = store.data_version()
         self.tasks = order_tasks(store.tasks())
         self.monitor = running(store.home) is not None
         ids = [t.id for t in self.tasks]
-        if self.selected not in ids:
-            index = self._index()
-            self.selected = ids[min(index, len(ids) - 1)] if ids else None
+        if self.selected not in ids:  # gone (or the first load): the row where it was
+            self.selected = ids[min(was, len(ids) - 1)] if ids else None
 
     def _index(self) -> int:
         for i, task in enumerate(self.tasks):
@@ -447,11 +467,11 @@ class _Top:
                     attr |= curses.A_REVERSE
                 self._put(1 + row, lines[1 + n], attr, fill=n == index)
         status = self.message
-        if not status and not self.monitor:
-            status = "no monitor runs: states may be old ('r' looks now)"
         if not status:
             live = sum(1 for t in self.tasks if t.state not in FINAL_STATES)
-            status = f"{live} live  {HELP}"
+            # Without a monitor the stored states go stale: 'r' looks at tmux.
+            stale = "" if self.monitor else "no monitor runs ('r' looks)  "
+            status = f"{live} live  {stale}{HELP}"
         self._put(height - 1, status, curses.A_BOLD if self.message else curses.A_DIM)
         scr.noutrefresh()
         curses.doupdate()
@@ -470,6 +490,7 @@ class _Top:
         self.scr = scr
         with contextlib.suppress(curses.error):
             curses.curs_set(0)
+        curses.set_escdelay(25)  # Escape quits at once
         scr.keypad(True)
         scr.nodelay(True)
         previous = signal.signal(signal.SIGWINCH, self._on_winch)
@@ -482,14 +503,18 @@ class _Top:
             signal.signal(signal.SIGWINCH, previous or signal.SIG_DFL)
 
     def loop(self) -> int:
-        next_tick = time.monotonic() + 1.0
+        poll = select.poll()
+        poll.register(0, select.POLLIN)
+        poll.register(self.pipe_r, select.POLLIN)
+        next_tick = time.monotonic() + TICK
         while True:
             clock = time.monotonic()
             timeout = next_tick - clock
             if self.logs_changed:
                 timeout = min(timeout, self.last_draw + LOG_REDRAW - clock)
-            with contextlib.suppress(InterruptedError):
-                select.select([0, self.pipe_r], [], [], max(timeout, 0.0))
+            for fd, events in poll.poll(max(timeout, 0.0) * 1000):
+                if fd == 0 and events & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+                    return 1  # the terminal is gone (the popup closed)
             with contextlib.suppress(OSError):
                 while os.read(self.pipe_r, 4096):
                     pass
@@ -507,7 +532,7 @@ class _Top:
                 self.reload()
                 dirty = True
             if clock >= next_tick:
-                next_tick = clock + 1.0
+                next_tick = clock + TICK
                 dirty = True
             if self.logs_changed and clock - self.last_draw >= LOG_REDRAW:
                 self.logs_changed = False
@@ -657,6 +682,7 @@ class _Top:
             return
         less = shutil.which("less")
         if less is None:
+            self.message = ""
             self._pager(text, f"task {task.id} ({task.name})")
             return
         fd, path = tempfile.mkstemp(prefix="tmux-codex-log-", suffix=".txt")  # 0600
@@ -665,6 +691,7 @@ class _Top:
                 fh.write(text if text.endswith("\n") else text + "\n")
             curses.def_prog_mode()
             curses.endwin()
+            self.message = ""
             try:
                 subprocess.run([less, "-R", "+G", path], check=False)
             except OSError as exc:
