@@ -500,3 +500,12 @@ def test_decide_a_session_resumed_without_a_prompt_is_idle_at_once() -> None:
     assert idle.state == "idle"
     # Before Codex says anything, it is starting either way.
     assert decide(screen, title, previous="starting", awaits_prompt=False).state == "starting"
+
+
+def test_the_sign_in_menu_is_a_menu() -> None:
+    # Real Codex 0.169.0 with no login and no API key (a resume run from a shell
+    # without the task's CODEX_HOME): it waits for a person, it is not starting.
+    screen = (fixture_dir(CAPTURES[0]).parent / "signin.screen.txt").read_text(encoding="utf-8")
+    verdict = classify(screen, "", "tui")
+    assert (verdict.state, verdict.reason) == ("waiting", "menu")
+    assert verdict.prompt_text is not None and "1. Sign in with ChatGPT" in verdict.prompt_text

@@ -119,6 +119,11 @@ PATTERNS_0_169_0 = Patterns(
             re.compile(r"\b1\.\s+Trust and continue\b"),
         ),
         PromptPattern(
+            "menu",  # Codex is not logged in (or its key is missing): a sign-in menu
+            re.compile(r"Choose how you want to use Codex|Sign in with ChatGPT"),
+            re.compile(r"Press enter to continue"),
+        ),
+        PromptPattern(
             "question",
             re.compile(r"^\s*Question \d+/\d+\b"),
             re.compile(r"enter to submit answer|\b1\.\s+\S"),

@@ -46,7 +46,14 @@ class Demo:
     env: dict[str, str]  # what to export to drive it with tmux-codex
 
     def exports(self) -> str:
-        keys = ("TMUX_CODEX_HOME", "TMUX_CODEX_SOCKET", "TMUX_CODEX_CONFIG", "TMUX_CODEX_CODEX")
+        keys = (
+            "TMUX_CODEX_HOME",
+            "TMUX_CODEX_SOCKET",
+            "TMUX_CODEX_CONFIG",
+            "TMUX_CODEX_CODEX",
+            "CODEX_HOME",
+            "MOCK_API_KEY",
+        )
         return "export " + " ".join(f"{k}={shlex.quote(self.env[k])}" for k in keys)
 
 

@@ -124,17 +124,21 @@ def task_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in _ENV_SKIP}
 
 
-def write_environment(home: Path, task_id: int) -> Path:
+def write_environment(home: Path, task_id: int, codex_home: str | None = None) -> Path:
     """Leave the task's environment for its shim in a private file.
 
     Not on tmux's command line (``ps`` would show API keys to every user) and
     not in the store (secrets do not belong in a database that lives on).
+    ``codex_home`` (the task's, on a resume) is where its Codex session lives.
     """
     path = env_path(home, task_id)
     ensure_dir(path.parent)
+    env = task_environment()
+    if codex_home:
+        env["CODEX_HOME"] = codex_home
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(task_environment(), fh)
+        json.dump(env, fh)
     return path
 
 
@@ -216,7 +220,7 @@ def open_window(store: Store, task: Task) -> Task:
     tmux = Tmux(task.tmux_socket)
     window_id = ""
     try:
-        write_environment(home, task.id)
+        write_environment(home, task.id, task.codex_home if task.attempt > 1 else None)
         shim = shlex.join([sys.executable, "-m", "tmux_codex.shim", str(home), str(task.id)])
         window_id, pane_id = tmux.new_window(task.tmux_session, task.name, shim, task.workdir)
         # Before the window is on record: only a window carrying this id is the task's.

@@ -104,7 +104,7 @@ def resume(
         pane_id=None,
     )
     try:
-        resumed = open_window(store, task)
+        resumed = open_window(store, store.get(task.id) or task)
     except BaseException as exc:
         store.set_state(task.id, "failed", by=by, detail=f"could not resume: {exc}", error=str(exc))
         raise
