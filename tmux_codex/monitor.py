@@ -51,6 +51,7 @@ from tmux_codex.classify import (
     repeated_block,
     visible_text,
 )
+from tmux_codex.codex import exec_session_id, find_session
 from tmux_codex.daemon import Lock
 from tmux_codex.models import FINAL_STATES, Task, now
 from tmux_codex.paths import ensure_dir, logs_dir, notified_path, wake_dir
@@ -107,6 +108,8 @@ class Track:
     lines: deque[str] = field(default_factory=lambda: deque(maxlen=LOOP_LINES))
     looping_since: float | None = None  # the loop guard saw one block repeated
     loop_block: tuple[str, ...] = ()
+    session_at: float | None = None  # when to look for the TUI's rollout file (again)
+    session_tries: int = 0
     task: Task | None = None  # cached while nobody writes to the store
     generation: int = -1
     fd: int = -1  # the log, open for reading
@@ -371,8 +374,12 @@ class Monitor:
             whole = pending.rfind(b"\n") + 1  # a line cut by a read waits for its end
             track.pending = bytearray(pending[whole:])
             self._watch_loop(task, track, pending[:whole], clock)
-        if not task.codex_session_id and (task.mode == "exec" or found):
-            self._learn_session(task, new, found)
+        if not task.codex_session_id:
+            if any(a.startswith("working") for a in found):
+                track.session_tries = 0  # a turn began: its rollout file is being made
+                track.session_at = clock
+            if task.mode == "exec" or (track.session_at is not None and clock >= track.session_at):
+                self._learn_session(task, track, new, clock)
         return wanted
 
     def _watch_loop(self, task: Task, track: Track, new: bytes, clock: float) -> None:
@@ -401,25 +408,33 @@ class Monitor:
         )
         self.log(f"task {task.id} ({task.name}): looping")
 
-    def _learn_session(self, task: Task, new: bytes, announced: list[str]) -> None:
-        """Find the task's Codex session id as early as it shows: exec's header, the rollout."""
-        from tmux_codex.codex import exec_session_id, find_session
+    def _learn_session(self, task: Task, track: Track, new: bytes, clock: float) -> None:
+        """Find the task's Codex session id as early as it shows: exec's header, the rollout.
 
+        A TUI's rollout file appears around the start of its first turn; it is
+        looked for then, and again every 2 s (at most 30 times) until found.
+        """
         session = None
         if task.mode == "exec":
             session = exec_session_id(visible_text(new))
-        elif any(a.startswith("working") for a in announced) and task.codex_home:
-            taken = frozenset(
-                t.codex_session_id
-                for t in self.store.tasks()
-                if t.codex_session_id and t.id != task.id
-            )
-            session = find_session(
-                Path(task.codex_home), task.workdir, task.created_at, task.prompt, taken
-            )
+        else:
+            session = self._rollout_session(task)
+            track.session_tries += 1
+            track.session_at = clock + 2.0 if track.session_tries < 30 else None
         if session:
+            track.session_at = None
             self.store.update(task.id, codex_session_id=session)
             self.log(f"task {task.id} ({task.name}): Codex session {session}")
+
+    def _rollout_session(self, task: Task) -> str | None:
+        if not task.codex_home:
+            return None
+        taken = frozenset(
+            t.codex_session_id for t in self.store.tasks() if t.codex_session_id and t.id != task.id
+        )
+        return find_session(
+            Path(task.codex_home), task.workdir, task.created_at, task.prompt, taken
+        )
 
     def _read_new(self, task: Task, track: Track) -> bytes:
         """The bytes of the task's log after what was read before (the file stays open)."""

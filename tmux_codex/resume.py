@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from tmux_codex.classify import visible_text
-from tmux_codex.codex import exec_session_id
+from tmux_codex.codex import exec_session_id, find_session
 from tmux_codex.errors import NotPossible
 from tmux_codex.launch import open_window
 from tmux_codex.models import FINAL_STATES, Task, now
@@ -60,6 +60,16 @@ def resume(
         raise NotPossible(
             f"task {task.id} ({task.name}) is {task.state}: only an ended task can be resumed"
         )
+    if not task.codex_session_id and task.mode == "tui" and task.codex_home:
+        taken = frozenset(
+            t.codex_session_id for t in ctx.store.tasks() if t.codex_session_id and t.id != task.id
+        )
+        found = find_session(
+            Path(task.codex_home), task.workdir, task.created_at, task.prompt, taken
+        )
+        if found:  # the monitor had not found its rollout file yet
+            ctx.store.update(task.id, codex_session_id=found)
+            task = ctx.store.get(task.id) or task
     if not task.codex_session_id:
         raise NotPossible(
             f"task {task.id} ({task.name}) has no known Codex session id, so it cannot be "
