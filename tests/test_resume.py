@@ -55,16 +55,24 @@ def test_resume_an_exec_task(cli: Cli, codex_env: CodexEnv, fake_model: FakeMode
     assert "remember the word HERON" in last and "and then?" in last
 
 
-def test_resume_needs_an_ended_task_with_a_session(cli: Cli, codex_env: CodexEnv) -> None:
+def test_resume_needs_an_ended_task_with_a_session(
+    cli: Cli, codex_env: CodexEnv, tmp_path: Path
+) -> None:
     task = start(cli, codex_env.workdir(), "[scenario:hang-headers] x")
     wait_stored(cli, task, "working")
     proc = cli.run("resume", str(task), check=False)
     assert proc.returncode == 1 and "only an ended task can be resumed" in proc.stderr
-    cli.run("kill", str(task))
-    db_session = stored(cli, task)["codex_session_id"]
-    if db_session is None:
-        proc = cli.run("resume", str(task), check=False)
-        assert proc.returncode == 1 and "no known Codex session id" in proc.stderr
+    # A Codex killed at its trust menu never began a session: nothing to resume.
+    config = tmp_path / "no-trust.toml"
+    config.write_text("[policy]\ntrust_workdir = false\n", encoding="utf-8")
+    cli.run("monitor", "--stop")
+    cli.env["TMUX_CODEX_CONFIG"] = str(config)
+    menu = start(cli, codex_env.workdir("untrusted", git=True, trusted=False), "hi")
+    assert wait_stored(cli, menu, "waiting")["reason"] == "trust"
+    cli.run("kill", str(menu))
+    proc = cli.run("resume", str(menu), check=False)
+    assert proc.returncode == 1 and "has no known Codex session id" in proc.stderr
+    assert stored(cli, menu)["state"] == "killed" and stored(cli, menu)["attempt"] == 1
 
 
 def test_max_resumes_policy(

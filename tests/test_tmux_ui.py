@@ -121,8 +121,8 @@ def test_every_binding_of_the_example_config(
     wait_until(lambda: b"LAST" in client.output[seen:], 30, what="the fleet table")
     _press_until(client, b"q", lambda: _called(calls, "done top"), "the popup to close")
     # prefix L: the log in a popup (less); q closes it.
-    _press_until(client, PREFIX + b"L", lambda: _called(calls, f"log {target}"), "the log")
-    _press_until(client, b"q", lambda: _called(calls, f"done log {target}"), "the log to close")
+    _press_until(client, PREFIX + b"L", lambda: _called(calls, f"log {third}"), "the log")
+    _press_until(client, b"q", lambda: _called(calls, f"done log {third}"), "the log to close")
     # The status line runs the status segment.
     wait_until(lambda: _called(calls, "status --format tmux"), 30, what="the status segment")
 

@@ -49,10 +49,17 @@ def commands(cmd: str) -> dict[str, list[str]]:
     argument in single quotes (tmux expands ``$`` inside double quotes).
     """
 
+    # The task is the one whose id the window carries (window ids are per tmux
+    # server: another server's @4 is not this one); a window with none says so.
+    task = (
+        't="#{@tmux-codex-task}"; if [ -z "$t" ]; then '
+        'tmux display-message "tmux-codex: no task in this window"; exit 0; fi; '
+    )
+
     def report(verb: str) -> str:
         # The answer (or the one-line error) as a tmux message, not in view mode.
         return (
-            f'out=$({cmd} {verb} "#{{window_id}}" 2>&1); '
+            f'{task}out=$({cmd} {verb} "$t" 2>&1); '
             f'tmux display-message "tmux-codex {verb}: $(printf %s "$out" | tail -n 1)"'
         )
 
@@ -70,8 +77,8 @@ def commands(cmd: str) -> dict[str, list[str]]:
         "@tmux-codex-key-log": [
             "run-shell",
             "-b",
-            'tmux display-popup -c "#{client_name}" -E -w 90% -h 80% '
-            f'"{cmd} log #{{window_id}} | less -R +G"',
+            f'{task}tmux display-popup -c "#{{client_name}}" -E -w 90% -h 80% '
+            f'"{cmd} log $t | less -R +G"',
         ],
     }
 
@@ -123,7 +130,9 @@ def install(socket: str, cmd: str | None = None) -> list[str]:
         current = tmux.run("show-option", "-gqv", "status-right", check=False)
         if segment not in "\n".join(current):
             tmux.run("set-option", "-ga", "status-right", f" {segment}")
-        tmux.run("set-option", "-g", "status-interval", "5")
+        interval = tmux.run("show-option", "-gqv", "status-interval", check=False)
+        if not interval or not interval[0].isdigit() or int(interval[0]) > 5:
+            tmux.run("set-option", "-g", "status-interval", "5")  # a slower one, not a faster
     return bound
 
 

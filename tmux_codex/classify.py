@@ -145,7 +145,7 @@ PATTERNS_0_169_0 = Patterns(
     error=re.compile(r"^■\s*(.*)$"),
     title_working=re.compile(r"^[\u2801-\u28ff]\s"),
     title_waiting=re.compile(r"^\[ [!.] \] Action Required\b"),
-    state_escape=re.compile(rb"\x1b\]7501;state=([^\x07\x1b]*)"),
+    state_escape=re.compile(rb"\x1b\]7501;state=([^\x07\x1b]*)(?:\x07|\x1b\\)"),
     status_words=("Working", "(", "esc", "to", "interrupt)", "•", "◦"),
     status_timer=re.compile(r"[•◦\u2800-\u28ff]*\(?(?:\d+[hms]?)+\)?[•◦]*"),
 )

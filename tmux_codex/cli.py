@@ -603,7 +603,8 @@ def doctor() -> None:
 
 
 @cli.command("tmux-setup")
-def tmux_setup() -> None:
+@click.option("--socket", default="", help="tmux -L server (default: the one this runs in).")
+def tmux_setup(socket: str) -> None:
     """Bind tmux-codex's keys and status line on the tmux server (the TPM plugin runs this).
 
     Keys come from tmux options (@tmux-codex-key-fleet, -approve, -deny,
@@ -611,7 +612,6 @@ def tmux_setup() -> None:
     """
     from tmux_codex.bindings import install
 
-    socket = os.environ.get("TMUX_CODEX_SOCKET", "")
     keys = install(socket)
     click.echo(f"tmux-codex keys bound: {' '.join(keys)}")
 

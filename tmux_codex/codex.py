@@ -83,12 +83,15 @@ def find_session(
                 found.append((began, sid, path))
         day += timedelta(days=1)
     found.sort()
-    if len(found) > 1 and prompt:
-        needle = json.dumps(prompt[:200], ensure_ascii=False)[1:-1]
-        for _began, sid, path in found:
-            try:
-                if needle in path.read_text(encoding="utf-8", errors="replace"):
-                    return sid
-            except OSError:
-                continue
-    return found[0][1] if found else None
+    if not prompt:
+        return found[0][1] if found else None
+    # Several tasks may start in one workdir: only the file holding the task's
+    # own prompt is its session (none yet: try again later).
+    needle = json.dumps(prompt[:200], ensure_ascii=False)[1:-1]
+    for _began, sid, path in found:
+        try:
+            if needle in path.read_text(encoding="utf-8", errors="replace"):
+                return sid
+        except OSError:
+            continue
+    return None

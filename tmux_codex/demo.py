@@ -18,12 +18,14 @@ import socket as socketlib
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from tmux_codex.codex import CODEX_VERSION, INSTALL_HINT
 from tmux_codex.errors import CodexNotFound, NotPossible
 from tmux_codex.paths import ensure_dir
+from tmux_codex.store import Store
 
 #: The demo's tmux server (``tmux -L``).
 DEMO_SOCKET = "tmux-codex-demo"
@@ -84,9 +86,12 @@ def _free_port() -> int:
 
 
 def _tmux(socket: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["tmux", "-L", socket, *args], capture_output=True, text=True, timeout=30, check=False
-    )
+    try:
+        return subprocess.run(
+            ["tmux", "-L", socket, *args], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.SubprocessError) as exc:  # no tmux: nothing of it runs
+        return subprocess.CompletedProcess(["tmux", *args], 1, "", str(exc))
 
 
 def running(socket: str = DEMO_SOCKET) -> bool:
@@ -99,13 +104,32 @@ def stop(root: Path | None = None, socket: str = DEMO_SOCKET) -> bool:
 
     root = root or default_root()
     found = root.exists() or running(socket)
+    shims: list[int] = []
     if (root / "home").exists():
         with contextlib.suppress(Exception):
             stop_monitor(root / "home")
+        with contextlib.suppress(Exception), Store(root / "home") as store:
+            shims = [t.shim_pid for t in store.tasks() if t.shim_pid]
     _tmux(socket, "kill-server")
-    if root.exists():
+    # The shims record how their Codex ended as tmux goes: let them, then remove it all.
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in shims) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for _ in range(3):
         shutil.rmtree(root, ignore_errors=True)
+        if not root.exists():
+            break
     return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def start(
@@ -114,12 +138,6 @@ def start(
     stall_after: float = 20.0,
 ) -> Demo:
     """Start the demo fleet; returns where it lives and how to drive it."""
-    from tmux_codex.config import load
-    from tmux_codex.daemon import spawn
-    from tmux_codex.launch import StartRequest
-    from tmux_codex.launch import start as start_task
-    from tmux_codex.sim.home import API_KEY_ENV, write_codex_home
-    from tmux_codex.store import Store
     from tmux_codex.tmux import Tmux
 
     codex = find_codex()
@@ -128,6 +146,21 @@ def start(
     if running(socket) or root.exists():
         raise NotPossible(f"a demo runs already ({root}); 'tmux-codex demo --stop' ends it first")
     ensure_dir(root)
+    try:
+        return _start(root, socket, stall_after, codex)
+    except BaseException:
+        stop(root, socket)  # nothing half-made is left behind
+        raise
+
+
+def _start(root: Path, socket: str, stall_after: float, codex: str) -> Demo:
+    from tmux_codex.config import load
+    from tmux_codex.daemon import spawn
+    from tmux_codex.launch import StartRequest
+    from tmux_codex.launch import start as start_task
+    from tmux_codex.sim.home import API_KEY_ENV, write_codex_home
+    from tmux_codex.tmux import Tmux
+
     work = ensure_dir(root / "work")
     workdirs = [ensure_dir(work / name) for name, _mode, _prompt in FLEET]
     port = _free_port()

@@ -108,6 +108,7 @@ class Track:
     lines: deque[str] = field(default_factory=lambda: deque(maxlen=LOOP_LINES))
     looping_since: float | None = None  # the loop guard saw one block repeated
     loop_block: tuple[str, ...] = ()
+    attempt: int = 1  # the task's attempt this record follows (a resume starts anew)
     session_at: float | None = None  # when to look for the TUI's rollout file (again)
     session_tries: int = 0
     task: Task | None = None  # cached while nobody writes to the store
@@ -206,19 +207,27 @@ class Monitor:
     def _on_changes(self, changes: list[Change]) -> None:
         """Files written (the watcher's thread): queue the tasks they are about."""
         for folder, name, closed in changes:
+            if folder < 0:  # the kernel dropped events: look at every live task
+                self.queue.put(("all", 0))
+                continue
+            stem = name[:-4] if folder == 0 and name.endswith(".log") else name
+            if folder == 0 and stem == name:
+                continue
+            if not (stem.isascii() and stem.isdigit()):
+                continue
+            task_id = int(stem)
             if folder == 1:
-                if name.isdigit():
-                    self.queue.put(("wake", int(name)))
-            elif name.endswith(".log") and name[:-4].isdigit():
-                self.queue.put(("log", int(name[:-4])))
+                self.queue.put(("wake", task_id))
+            else:
+                self.queue.put(("log", task_id))
                 if closed:  # tmux closed the pipe: the pane or its window went away
-                    self.queue.put(("wake", int(name[:-4])))
+                    self.queue.put(("wake", task_id))
 
     def reconcile(self) -> None:
         """Bring every live task up to date, as after a restart; start following their logs."""
         live = self.store.tasks(include_final=False)
         sizes = {t.id: _size(t.log_path) for t in live}  # read before looking: nothing missed
-        refreshed = refresh(self.ctx, live)
+        refreshed = refresh(self.ctx, live, wake_monitor=False)
         started = time.monotonic()
         for task in self.store.tasks(include_final=False):
             self.tracks[task.id] = Track(
@@ -227,6 +236,7 @@ class Monitor:
                 offset=sizes.get(task.id, 0),
                 announced=_codex_state(task) if task.mode == "tui" else None,
                 progress_at=started,
+                attempt=task.attempt,
             )
         ended = sum(1 for task in refreshed if task.final)
         self.log(f"reconciled {len(live)} live task(s); {ended} of them had ended")
@@ -249,6 +259,9 @@ class Monitor:
                 logs.add(task_id)
             elif kind == "wake":
                 wakes.add(task_id)
+            elif kind == "all":
+                wakes.update(t.id for t in self.store.tasks(include_final=False))
+                logs.update(t.id for t in self.store.tasks(include_final=False))
             elif kind == "policy":
                 again.add(task_id)
                 wakes.add(task_id)
@@ -311,13 +324,14 @@ class Monitor:
             track = self.tracks.get(task_id)
             if track is None and task.final:
                 continue
-            if track is not None and track.state in FINAL_STATES and not task.final:
+            if track is not None and track.attempt != task.attempt:
                 # Resumed: a new run of Codex; the log reads on from where it was.
                 fresh = Track(state=task.state, mode=task.mode, progress_at=clock)
-                fresh.offset, fresh.fd = track.offset, track.fd
+                fresh.offset, fresh.fd, fresh.attempt = track.offset, track.fd, task.attempt
                 track = self.tracks[task_id] = fresh
             if track is None:  # started while the monitor runs: every byte is new
                 track = Track(state=task.state, mode=task.mode, progress_at=clock)
+                track.attempt = task.attempt
                 self.tracks[task_id] = track
             track.task, track.generation = task, self._generation
             track.state, track.mode = task.state, task.mode
@@ -342,7 +356,8 @@ class Monitor:
         self, task: Task, track: Track, new: bytes, clock: float, progressed: set[int]
     ) -> bool:
         """What new bytes of a live task tell; whether it should be looked at."""
-        escaped = b"\x1b]7501" in track.carry[-16:] + new
+        # An escape cut by a read is found whole once its end arrives (carry + new).
+        escaped = b"\x1b]7501" in new or b"\x1b]7501" in track.carry
         found: list[str] = []
         if escaped:
             found = [value for value, end in _escapes(track.carry + new) if end > len(track.carry)]
@@ -473,6 +488,7 @@ class Monitor:
             announced=announced,
             progressed=frozenset(progressed or ()),
             hold=self._hold,
+            wake_monitor=False,
         )
         for task in fresh:
             track = self.tracks[task.id]
@@ -541,7 +557,9 @@ class Monitor:
         """When the next timer is due (worked out anew each turn: timers come and go)."""
         best = min(self.resume_due.values(), default=math.inf)
         stall_after = self.config.monitor.stall_after
-        for track in self.tracks.values():
+        for task_id, track in self.tracks.items():
+            if task_id in self.acting:
+                continue  # a policy action is under way: its end wakes the loop
             if track.state == "working" and track.look_due is None and track.looping_since is None:
                 # The common case, kept cheap: 50 busy tasks, a turn per 10 ms.
                 if stall_after > 0 and track.progress_at + stall_after < best:

@@ -21,6 +21,7 @@ from tmux_codex.launch import open_window
 from tmux_codex.models import FINAL_STATES, Task, now
 from tmux_codex.tasks import RESUME_SEPARATOR, Context, _pane_for, refresh, resolve
 from tmux_codex.tmux import Tmux
+from tmux_codex.wake import wake
 
 #: What a resumed exec task is told when no prompt is given.
 DEFAULT_EXEC_PROMPT = "Continue the task where you left off."
@@ -117,7 +118,9 @@ def resume(
         resumed = open_window(store, store.get(task.id) or task)
     except BaseException as exc:
         store.set_state(task.id, "failed", by=by, detail=f"could not resume: {exc}", error=str(exc))
+        wake(store.home, task.id)
         raise
+    wake(store.home, task.id)
     if verify > 0:
         _verify(ctx, resumed, offset + len(separator.encode()), verify)
     return store.get(task.id) or resumed

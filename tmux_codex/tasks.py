@@ -24,6 +24,7 @@ from tmux_codex.models import FINAL_STATES, LIVE_STATES, Event, Task
 from tmux_codex.paths import env_path
 from tmux_codex.store import StateChange, Store
 from tmux_codex.tmux import PaneInfo, Tmux
+from tmux_codex.wake import wake
 
 if TYPE_CHECKING:
     from tmux_codex.classify import Verdict
@@ -114,7 +115,7 @@ def _shim_alive(pid: int | None) -> bool:
 
 
 #: Codex's private state escape (see CODEX.md): the last one says where its turn is.
-_STATE_ESCAPE = re.compile(rb"\x1b\]7501;state=([^\x07\x1b]*)")
+_STATE_ESCAPE = re.compile(rb"\x1b\]7501;state=([^\x07\x1b]*)(?:\x07|\x1b\\)")
 #: The start of the line ``resume`` writes into a log before the resumed run.
 RESUME_SEPARATOR = b"==== tmux-codex: resumed"
 #: How much of a log's end is read for it.
@@ -144,6 +145,7 @@ def refresh(
     progressed: frozenset[int] = frozenset(),
     by: str = "monitor",
     hold: Callable[[Task, Verdict], bool] | None = None,
+    wake_monitor: bool = True,
 ) -> list[Task]:
     """Bring live tasks' states up to date from tmux; returns the tasks re-read.
 
@@ -219,6 +221,8 @@ def refresh(
         for change in changes:
             if change.state in FINAL_STATES:
                 env_path(store.home, change.task_id).unlink(missing_ok=True)
+            if wake_monitor:  # a change it did not see: its sinks and policies must
+                wake(store.home, change.task_id)
         fresh_tasks = {t.id: t for t in store.tasks()}
         return [fresh_tasks.get(t.id, t) for t in tasks]
     return tasks
@@ -675,8 +679,9 @@ def next_needing(ctx: Context, after_window: str | None = None) -> Task | None:
     Waiting and stalled tasks come before failed ones; only tasks whose
     window is still there count.
     """
-    tasks = refresh(ctx, ctx.store.tasks(include_final=False))
-    tasks += [t for t in ctx.store.tasks() if t.state == "failed"]
+    live = refresh(ctx, ctx.store.tasks(include_final=False))
+    seen = {t.id for t in live}
+    tasks = live + [t for t in ctx.store.tasks() if t.state == "failed" and t.id not in seen]
     panes: dict[str, dict[str, PaneInfo]] = {}
     candidates = []
     for task in tasks:

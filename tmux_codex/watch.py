@@ -15,6 +15,7 @@ import os
 import select
 import struct
 import threading
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ class DirWatch:
             raise
         self._fd = fd
         self._closed_mask = int(InotifyConstants.IN_CLOSE_WRITE)
+        self._overflow_mask = int(InotifyConstants.IN_Q_OVERFLOW)
         self._stop_r, self._stop_w = os.pipe()
         self._thread = threading.Thread(
             target=self._read_loop, name="tmux-codex-watch", daemon=True
@@ -112,14 +114,19 @@ class DirWatch:
                 wd, mask, _cookie, length = _HEADER.unpack_from(data, offset)
                 name = data[offset + _HEADER.size : offset + _HEADER.size + length].rstrip(b"\0")
                 offset += _HEADER.size + length
+                if mask & self._overflow_mask:
+                    changes[(-1, "")] = False  # events were lost: the reader looks at all
+                    continue
                 index = self._wds.get(wd)
                 if index is not None and name:
                     key = (index, os.fsdecode(name))
                     changes[key] = changes.get(key, False) or bool(mask & self._closed_mask)
             if changes:
-                self.on_changes(
-                    [(index, name, closed) for (index, name), closed in changes.items()]
-                )
+                batch = [(index, name, closed) for (index, name), closed in changes.items()]
+                try:
+                    self.on_changes(batch)
+                except Exception:  # the watch must go on whatever its reader does
+                    traceback.print_exc()
 
     # -- elsewhere: watchdog's Observer -------------------------------------
 
