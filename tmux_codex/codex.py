@@ -71,6 +71,8 @@ def find_session(
         folder = home / "sessions" / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}"
         for path in sorted(folder.glob("rollout-*.jsonl")) if folder.is_dir() else []:
             try:
+                if path.stat().st_mtime < start.timestamp() - _SLACK.total_seconds():
+                    continue  # last written before the task began: not its session
                 with open(path, encoding="utf-8") as fh:
                     meta = json.loads(fh.readline()).get("payload", {})
             except (OSError, ValueError, AttributeError):

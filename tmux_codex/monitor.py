@@ -427,7 +427,7 @@ class Monitor:
         """Find the task's Codex session id as early as it shows: exec's header, the rollout.
 
         A TUI's rollout file appears around the start of its first turn; it is
-        looked for then, and again every 2 s (at most 30 times) until found.
+        looked for then, and again with growing pauses (at most 20 times) until found.
         """
         session = None
         if task.mode == "exec":
@@ -435,7 +435,9 @@ class Monitor:
         else:
             session = self._rollout_session(task)
             track.session_tries += 1
-            track.session_at = clock + 2.0 if track.session_tries < 30 else None
+            # 1, 2, 4 … 30 s apart: soon for a turn that just began, cheap for one that hangs.
+            pause = min(2.0 ** (track.session_tries - 1), 30.0)
+            track.session_at = clock + pause if track.session_tries < 20 else None
         if session:
             track.session_at = None
             self.store.update(task.id, codex_session_id=session)
@@ -444,9 +446,7 @@ class Monitor:
     def _rollout_session(self, task: Task) -> str | None:
         if not task.codex_home:
             return None
-        taken = frozenset(
-            t.codex_session_id for t in self.store.tasks() if t.codex_session_id and t.id != task.id
-        )
+        taken = self.store.session_ids() - {task.codex_session_id or ""}
         return find_session(
             Path(task.codex_home), task.workdir, task.created_at, task.prompt, taken
         )

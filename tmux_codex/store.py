@@ -344,6 +344,13 @@ class Store:
 
     # -- events -----------------------------------------------------------
 
+    def session_ids(self) -> frozenset[str]:
+        """Every Codex session id some task has (a session belongs to one task)."""
+        rows = self.db.execute(
+            "SELECT codex_session_id FROM tasks WHERE codex_session_id IS NOT NULL"
+        )
+        return frozenset(str(r[0]) for r in rows)
+
     def last_event_id(self) -> int:
         row = self.db.execute("SELECT MAX(id) FROM events").fetchone()
         return int(row[0] or 0)
