@@ -26,6 +26,7 @@ from tmux_codex.codex import CODEX_VERSION, INSTALL_HINT
 from tmux_codex.errors import CodexNotFound, NotPossible
 from tmux_codex.paths import ensure_dir
 from tmux_codex.store import Store
+from tmux_codex.tasks import _shim_alive
 
 #: The demo's tmux server (``tmux -L``).
 DEMO_SOCKET = "tmux-codex-demo"
@@ -113,23 +114,13 @@ def stop(root: Path | None = None, socket: str = DEMO_SOCKET) -> bool:
     _tmux(socket, "kill-server")
     # The shims record how their Codex ended as tmux goes: let them, then remove it all.
     deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in shims) and time.monotonic() < deadline:
+    while any(_shim_alive(pid) for pid in shims) and time.monotonic() < deadline:
         time.sleep(0.05)
     for _ in range(3):
         shutil.rmtree(root, ignore_errors=True)
         if not root.exists():
             break
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def start(

@@ -43,24 +43,15 @@ from typing import TYPE_CHECKING, Any
 
 from tmux_codex.errors import NotPossible, TmuxCodexError
 from tmux_codex.models import FINAL_STATES, Task
+from tmux_codex.notify import WINDOW_MARKS
 
 if TYPE_CHECKING:
     from tmux_codex.tasks import Context
 
 __all__ = ["last_line", "main", "order_tasks", "render_rows", "run"]
 
-#: A mark before each state (the same as the window marks the monitor sets).
-MARKS: dict[str, str] = {
-    "starting": "~",
-    "working": "~",
-    "waiting": "!",
-    "stalled": "…",
-    "idle": "·",
-    "done": "✓",
-    "failed": "✗",
-    "killed": "✗",
-    "lost": "?",
-}
+#: A mark before each state: the same as the window marks the monitor sets.
+MARKS = WINDOW_MARKS
 #: How much of a log's end ``LAST`` looks at.
 LOG_TAIL = 4096
 #: Redraws for new log bytes alone, at most this often (seconds).
