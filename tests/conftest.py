@@ -192,7 +192,7 @@ class Client:
 @pytest.fixture
 def client(server: libtmux.Server, session: libtmux.Session) -> Iterator[Client]:
     master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
     env["TERM"] = "xterm-256color"
     proc = subprocess.Popen(
