@@ -24,9 +24,18 @@ from tests.captures import CAPTURES, Capture, Snap, argv_for, fixture_dir, play,
 from tests.codexbed import CodexEnv, CodexPane, find_or_install_codex, run_in_pane
 from tmux_codex.sim import FakeModelServer
 
-#: A fixed, neutral place for the captured runs, so saved screens name no
-#: directory of the machine that made them.
+#: Where the captured runs happen (Codex shows its workdir, so it is in the screens).
 SCRATCH = Path(tempfile.gettempdir()) / "tmux-codex-capture"
+#: What the saved fixtures say instead: no directory of the machine that made
+#: them. Same length as SCRATCH here, so raw logs render as they were drawn.
+PLACEHOLDER = "/src/tmux-codex-capture"
+
+
+def neutral(text: str) -> str:
+    """``text`` with the scratch directory replaced by a placeholder of the same length."""
+    scratch = str(SCRATCH)
+    stand_in = PLACEHOLDER if len(PLACEHOLDER) == len(scratch) else "/" + "x" * (len(scratch) - 1)
+    return text.replace(scratch, stand_in)
 
 
 def capture_one(capture: Capture, codex: Path, out: Path) -> list[str]:
@@ -55,16 +64,19 @@ def capture_one(capture: Capture, codex: Path, out: Path) -> list[str]:
             )
 
             def save(snap: Snap, p: CodexPane) -> None:
-                (out / f"{snap.name}.screen.txt").write_text(
-                    "\n".join(p.pane.cmd("capture-pane", "-p").stdout) + "\n", encoding="utf-8"
-                )
+                screen = "\n".join(p.pane.cmd("capture-pane", "-p").stdout) + "\n"
+                (out / f"{snap.name}.screen.txt").write_text(neutral(screen), encoding="utf-8")
                 meta = snapshot(p, snap, capture)
                 (out / f"{snap.name}.json").write_text(
-                    json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+                    neutral(json.dumps(meta, indent=2, ensure_ascii=False)) + "\n",
+                    encoding="utf-8",
                 )
 
             states = play(capture, pane, save)
-            shutil.copyfile(run_dir / "raw.log", out / "raw.log")
+            raw = (run_dir / "raw.log").read_bytes()
+            (out / "raw.log").write_bytes(
+                raw.replace(os.fsencode(SCRATCH), neutral(str(SCRATCH)).encode())
+            )
         finally:
             server.kill()
     return states

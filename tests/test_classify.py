@@ -115,7 +115,7 @@ def test_trust_prompt_text_names_the_folder() -> None:
     verdict = _verdict("tui-trust", "waiting")
     assert verdict.prompt_text is not None
     lines = verdict.prompt_text.splitlines()
-    assert lines[:2] == ["Folder access", "/tmp/tmux-codex-capture/tui-trust/project"]
+    assert lines[:2] == ["Folder access", "/src/tmux-codex-capture/tui-trust/project"]
     assert "1. Trust and continue" in lines
     assert any(
         line.startswith("Trust this folder?") and "decision will be saved" in line for line in lines

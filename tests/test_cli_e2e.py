@@ -354,12 +354,12 @@ def test_attach_from_outside_attaches_a_client(
         outer.kill()
 
 
-def test_inside_server_reads_tmux_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_inside_server_reads_tmux_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from tmux_codex.tasks import inside_server
 
-    monkeypatch.setenv("TMUX", "/tmp/tmux-0/default,123,0")
+    monkeypatch.setenv("TMUX", f"{tmp_path}/default,123,0")
     assert inside_server("") and not inside_server("other")
-    monkeypatch.setenv("TMUX", "/tmp/tmux-0/other,123,0")
+    monkeypatch.setenv("TMUX", f"{tmp_path}/other,123,0")
     assert inside_server("other")
     monkeypatch.delenv("TMUX")
     assert not inside_server("")
@@ -450,11 +450,10 @@ def test_reused_window_id_is_not_the_task(
     assert mine_window in server.cmd("list-windows", "-a", "-F", "#{window_id}").stdout
 
 
-def test_default_task_only_from_own_server(cli: Cli, codex_env: CodexEnv) -> None:
+def test_default_task_only_from_own_server(cli: Cli, codex_env: CodexEnv, tmp_path: Path) -> None:
     task = cli.json("start", "-C", str(codex_env.workdir()), "[scenario:complete] hi")
-    proc = cli.run(
-        "show", check=False, env={"TMUX": "/tmp/tmux-0/default,1,0", "TMUX_PANE": task["pane_id"]}
-    )
+    other = f"{tmp_path}/default,1,0"  # a pane of some other tmux server
+    proc = cli.run("show", check=False, env={"TMUX": other, "TMUX_PANE": task["pane_id"]})
     assert proc.returncode == 1 and "name a task" in _one_line(proc)
 
 
