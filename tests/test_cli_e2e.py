@@ -43,9 +43,12 @@ def test_exec_task_runs_to_done(cli: Cli, codex_env: CodexEnv, server: libtmux.S
     done = cli.wait_state("maker", "done", "failed")
     assert done["state"] == "done" and done["exit_code"] == 0
     assert (work / sc.MAKE_FILE_NAME).read_text() == "made-by-codex\n"
-    # Learned from Codex's notify call.
-    assert done["last_message"] == sc.MAKE_FILE_DONE
-    assert done["codex_session_id"]
+    # Learned from Codex's notify call, which Codex does not wait for: it may land
+    # just after the exit.
+    wait_until(
+        lambda: cli.task("maker")["last_message"] == sc.MAKE_FILE_DONE, 30, what="the last message"
+    )
+    assert cli.task("maker")["codex_session_id"]
     # The monitor marks the window with the task's state.
     wait_until(lambda: "✓ maker" in windows(server, marks=True), 30, what="the done mark")
     log = Path(done["log_path"])

@@ -266,12 +266,17 @@ def stored(home: Path, task_id: int) -> dict[str, Any]:
     return dict(row)
 
 
-def wait_stored(home: Path, task_id: int, *states: str) -> dict[str, Any]:
+def wait_stored(
+    home: Path, task_id: int, *states: str, with_message: bool = False
+) -> dict[str, Any]:
+    """Wait until the task is stored in one of ``states`` (and, with
+    ``with_message``, holds the last message Codex's notify call brings, which
+    may land just after the state)."""
     seen: list[dict[str, Any]] = [{}]
 
     def check() -> bool:
         seen[0] = stored(home, task_id)
-        return seen[0]["state"] in states
+        return seen[0]["state"] in states and (not with_message or bool(seen[0]["last_message"]))
 
     try:
         wait_until(check, 60, interval=0.05, what=f"task {task_id} stored {states}")
@@ -301,7 +306,7 @@ def test_once_prints_the_fleet(
     waiting = start(cli, work, "[scenario:approval-exec] go", "approve-me")
     wait_stored(cli.home, ended, "idle")
     cli.run("kill", str(ended))
-    idle_row = wait_stored(cli.home, idle, "idle")
+    idle_row = wait_stored(cli.home, idle, "idle", with_message=True)
     wait_stored(cli.home, waiting, "waiting")
 
     ctx = Context(store=Store(cli.home), config=Config(), socket=cli.socket)
