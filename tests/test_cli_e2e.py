@@ -20,6 +20,7 @@ import pytest
 
 from tests.codexbed import CodexEnv, wait_until
 from tests.conftest import Cli
+from tmux_codex.logtext import run_ended
 from tmux_codex.sim import FakeModelServer
 from tmux_codex.sim import scenarios as sc
 
@@ -49,6 +50,8 @@ def test_exec_task_runs_to_done(cli: Cli, codex_env: CodexEnv, server: libtmux.S
         lambda: cli.task("maker")["last_message"] == sc.MAKE_FILE_DONE, 30, what="the last message"
     )
     assert cli.task("maker")["codex_session_id"]
+    # The shim marks the end of the run in the log: its last bytes, once tmux's pipe brings them.
+    wait_until(lambda: run_ended(done["log_path"], 1), 30, what="the end mark")
     # The monitor marks the window with the task's state.
     wait_until(lambda: "✓ maker" in windows(server, marks=True), 30, what="the done mark")
     log = Path(done["log_path"])

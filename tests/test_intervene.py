@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import libtmux
 import pytest
@@ -53,13 +54,15 @@ def test_nothing_to_approve(cli: Cli, codex_env: CodexEnv, server: libtmux.Serve
     task = start(cli, codex_env.workdir(), "[scenario:complete] hi")
     wait_stored(cli, task, "idle")
     before = len(events(cli, task))
-    screen = cli.run("screen", str(task)).stdout
     for verb in ("approve", "deny"):
         proc = cli.run(verb, str(task), check=False)
         assert proc.returncode == 1
         assert proc.stderr.strip().endswith(f"is idle: nothing to {verb}")
     assert len(events(cli, task)) == before  # no key was sent
-    assert cli.run("screen", str(task)).stdout == screen
+    # Nor typed: the composer still shows its placeholder. (The rest of the screen
+    # may change by itself, e.g. the footer once Codex has named the session.)
+    composer = [line for line in cli.run("screen", str(task)).stdout.splitlines() if "›" in line]
+    assert composer[-1].strip() == "› Ask Codex to do anything", composer
 
 
 def test_allowlist_policy(cli: Cli, codex_env: CodexEnv, tmp_path: Path) -> None:
@@ -128,6 +131,11 @@ def test_poke_by_hand(cli: Cli, codex_env: CodexEnv) -> None:
 def test_loop_guard(cli: Cli, codex_env: CodexEnv) -> None:
     task = cli.json("start", "-C", str(codex_env.workdir()), "[scenario:loop] go")
     wait_stored(cli, task["id"], "done", "failed")
-    flagged = [e for e in events(cli, task["id"]) if (e["detail"] or "").startswith("looping:")]
-    assert len(flagged) == 1 and flagged[0]["by"] == "monitor", events(cli, task["id"])
-    assert "times in a row" in flagged[0]["detail"]
+
+    def flagged() -> list[dict[str, Any]]:
+        return [e for e in events(cli, task["id"]) if (e["detail"] or "").startswith("looping:")]
+
+    # The monitor may read the last of the loop just after the shim recorded the end.
+    wait_until(lambda: bool(flagged()), 30, what="the loop flagged")
+    assert len(flagged()) == 1 and flagged()[0]["by"] == "monitor", events(cli, task["id"])
+    assert "times in a row" in flagged()[0]["detail"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import unicodedata
+from pathlib import Path
 
 import pytest
 
 from tests.captures import CAPTURES, FIXTURES, load_fixture
-from tmux_codex.logtext import render, states, strip_escapes, tail
+from tmux_codex.logtext import end_mark, render, run_ended, states, strip_escapes, tail
 
 CAPTURE_NAMES = [capture.name for capture in CAPTURES]
 
@@ -206,3 +207,19 @@ def test_tail() -> None:
 def test_importing_does_not_import_pyte() -> None:
     code = "import tmux_codex.logtext, sys; assert 'pyte' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_run_has_ended_once_its_end_mark_is_the_last_thing_in_the_log(tmp_path: Path) -> None:
+    log = tmp_path / "1.log"
+    assert not run_ended(str(log), 1)  # no log yet
+    log.write_bytes(b"working\r\n" + end_mark(1))
+    assert run_ended(str(log), 1) and not run_ended(str(log), 2)
+    # A resumed run (attempt 2) writes on after the separator: not ended until its own mark.
+    with log.open("ab") as fh:
+        fh.write(b"\r\n==== tmux-codex: resumed, attempt 2 ====\r\n" + b"x" * 500)
+    assert not run_ended(str(log), 2) and not run_ended(str(log), 1)
+    with log.open("ab") as fh:
+        fh.write(end_mark(2))
+    assert run_ended(str(log), 2)
+    # Nothing a terminal draws, nothing the readable log shows.
+    assert strip_escapes(end_mark(2)) == "" and render(end_mark(2)).strip() == ""

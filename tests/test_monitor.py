@@ -208,7 +208,7 @@ def test_sigkill_and_restart(cli: Cli, codex_env: CodexEnv, server: libtmux.Serv
     waiting = wait_stored(cli, task, "waiting")
     os.kill(monitor_pid(cli), signal.SIGKILL)
     wait_until(
-        lambda: cli.run("monitor", "--status", check=False).returncode == 1, 10, what="death"
+        lambda: cli.run("monitor", "--status", check=False).returncode == 1, 30, what="death"
     )
     # With no monitor, the approval is answered in the window, by hand.
     server.cmd("send-keys", "-t", waiting["pane_id"], "y")

@@ -60,7 +60,12 @@ def test_report_after_an_exec_task(cli: Cli, codex_env: CodexEnv, tmp_path: Path
     assert [(t["runner"], t["passed"], t["failed"], t["ok"]) for t in report["tests"]] == [
         ("pytest", 2, 0, True)
     ]
-    assert report["last_message"] == sc.RUN_DONE
+    # From Codex's session file, or else from its notify call, which may land late.
+    wait_until(
+        lambda: cli.json("report", str(task["id"]))["last_message"] == sc.RUN_DONE,
+        30,
+        what="the last message",
+    )
     assert report["tokens"]["total"] > 0
     text = cli.run("report", str(task["id"])).stdout
     assert "test_math.py" in text and "2 passed" in text

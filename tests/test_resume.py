@@ -46,11 +46,12 @@ def test_resume_a_tui_task_after_kill_server(
 def test_resume_an_exec_task(cli: Cli, codex_env: CodexEnv, fake_model: FakeModelServer) -> None:
     work = codex_env.workdir()
     task = cli.json("start", "-C", str(work), "[scenario:complete] remember the word HERON")
-    done = wait_stored(cli, task["id"], "done")
-    assert done["codex_session_id"]
+    wait_stored(cli, task["id"], "done")
+    wait_until(lambda: stored(cli, task["id"])["codex_session_id"], 30, what="the session id")
+    session = stored(cli, task["id"])["codex_session_id"]
     cli.run("resume", str(task["id"]), "[scenario:complete] and then?")
     again = wait_stored(cli, task["id"], "done")
-    assert again["attempt"] == 2 and again["codex_session_id"] == done["codex_session_id"]
+    assert again["attempt"] == 2 and again["codex_session_id"] == session
     last = json.dumps(fake_model.turns()[-1]["body"]["input"])
     assert "remember the word HERON" in last and "and then?" in last
 

@@ -157,6 +157,7 @@ def test_hangs_hold_the_connection_and_release_it_on_stop(tmp_path: Path, scenar
     with pytest.raises(TimeoutError):
         post(srv, {"input": [user(f"[scenario:{scenario}]")]}, timeout=0.5)
     srv.stop()  # returns although a handler is still hanging
+    wait_until(lambda: bool(srv.requests()), 30, what="the request logged")
     assert srv.requests()[0]["scenario"] == scenario
 
 

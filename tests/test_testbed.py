@@ -16,7 +16,7 @@ import libtmux
 import pytest
 
 from tests.captures import CAPTURES, FIXTURES, Capture, Snap, argv_for, by_name, load_fixture, play
-from tests.codexbed import CodexEnv, CodexPane
+from tests.codexbed import CodexEnv, CodexPane, wait_until
 from tmux_codex.sim import FakeModelServer
 from tmux_codex.sim import scenarios as sc
 
@@ -81,7 +81,10 @@ def test_fake_model_sees_prompt_and_tool_output(
     assert "[scenario:approval-exec] please do the task" in texts[0]
     outputs = [i for i in turns[1]["body"]["input"] if i.get("type") == "function_call_output"]
     assert len(outputs) == 1 and "exited with code 0" in outputs[0]["output"]
-    assert any(r["kind"] == "title" for r in fake_model.requests())
+    # The TUI asks for a title on the side, in its own time.
+    wait_until(
+        lambda: any(r["kind"] == "title" for r in fake_model.requests()), 30, what="the title"
+    )
 
 
 def test_prompt_reaches_the_model_byte_exact(

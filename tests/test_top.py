@@ -43,7 +43,7 @@ from tmux_codex.tmux import Tmux
 from tmux_codex.top import LOG_TAIL, age, cells, last_line, order_tasks, render_rows, run
 
 ROOT = Path(__file__).resolve().parent.parent
-WAIT = 20.0
+WAIT = 60.0
 NOW = datetime(2024, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -480,16 +480,24 @@ def test_top_approves_the_selected_task_and_quits(
     work = codex_env.workdir()
     idle = start(cli, work, "[scenario:complete] hi", "idle-one")
     waiting = start(cli, work, "[scenario:approval-exec] go", "approve-me")
-    wait_stored(cli.home, idle, "idle")
+    wait_stored(cli.home, idle, "idle", with_message=True)
     wait_stored(cli.home, waiting, "waiting")
 
     top = TopPane(server, session, cli_env(cli))
-    top.wait_for("approve-me", "$ echo approved-command-ran", "idle-one", "q quit")
-    screen = top.screen()
+
+    def drawn(text: str) -> bool:
+        lines = text.splitlines()
+        return (
+            all(t in text for t in ("$ echo approved-command-ran", "q quit"))
+            and has_row(text, "idle-one", " idle ")
+            and has_row(text, "approve-me", "waiting:approval")
+            and len(lines) > 1
+            and COMPLETE_TEXT[:20] in lines[1]
+        )
+
+    screen = top.wait(drawn, "the fleet drawn", timeout=60).splitlines()
     assert_fits(screen, 80, 24)
     assert screen[0].split() == ["ID", "NAME", "STATE", "AGE", "LAST"]
-    assert " idle " in row_of(screen, "idle-one") and COMPLETE_TEXT[:20] in screen[1]
-    assert "waiting:approval" in row_of(screen, "approve-me")
     wait_until(lambda: "idle-one" in top.selected(), WAIT, what="the first task selected")
 
     top.keys("Down")
@@ -499,7 +507,7 @@ def test_top_approves_the_selected_task_and_quits(
     assert left["state"] != "waiting"
     top.wait_for("approve-me) approved")
     # No key pressed since: the monitor's change to idle shows by itself.
-    top.wait(lambda s: has_row(s, "approve-me", " idle "), "approve-me idle")
+    top.wait(lambda s: has_row(s, "approve-me", " idle "), "approve-me idle", timeout=60)
     wait_stored(cli.home, waiting, "idle")
 
     top.keys("a")  # nothing waits now: one line in the status line, no crash

@@ -22,6 +22,9 @@ from tmux_codex.models import STATES, Task
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: ``log --follow``: how long to wait for the last bytes of a run that has no end mark.
+FOLLOW_END_GRACE = 2.0
+
 
 @contextmanager
 def context() -> Iterator[Any]:
@@ -234,10 +237,12 @@ def log(task: str | None, limit: int | None, follow: bool, raw: bool) -> None:
 def _follow(ctx: Any, task: Task, raw: bool) -> None:
     import time
 
-    from tmux_codex.logtext import strip_escapes
+    from tmux_codex.logtext import run_ended, strip_escapes
 
     path = task.log_path
     offset = os.path.getsize(path) if os.path.exists(path) else 0
+    last_read = False  # the run's end mark is in: one more read, then stop
+    give_up: float | None = None
     while True:
         size = os.path.getsize(path) if os.path.exists(path) else 0
         if size > offset:
@@ -251,10 +256,25 @@ def _follow(ctx: Any, task: Task, raw: bool) -> None:
             else:
                 click.echo(strip_escapes(chunk), nl=False)
             continue
-        current = ctx.store.get(task.id)
-        if current is None or current.final:
+        if last_read:
             return
-        time.sleep(0.2)
+        current = ctx.store.get(task.id)
+        if current is None:
+            return
+        if not current.final:
+            give_up = None
+            time.sleep(0.2)
+            continue
+        # The shim records the end as Codex exits, while tmux's pipe may still be
+        # bringing the last bytes: they are all in once the run's end mark is.
+        # A run without one (its pane went away) gets a short grace.
+        last_read = run_ended(path, current.attempt)
+        now = time.monotonic()
+        if give_up is None:
+            give_up = now + FOLLOW_END_GRACE
+        elif now >= give_up:
+            last_read = True
+        time.sleep(0 if last_read else 0.05)
 
 
 @cli.command()

@@ -86,7 +86,7 @@ class Lock:
             self.fd = -1
 
 
-def spawn(home: Path, timeout: float = 10.0) -> int | None:
+def spawn(home: Path, timeout: float = 30.0) -> int | None:
     """Start a detached monitor for ``home`` unless one runs; its pid.
 
     The monitor runs in a session of its own (no terminal: closing the one

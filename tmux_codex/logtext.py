@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     import pyte
 
-__all__ = ["render", "states", "strip_escapes", "tail"]
+__all__ = ["end_mark", "render", "run_ended", "states", "strip_escapes", "tail"]
 
 _STATE = re.compile(rb"\x1b\]7501;state=([^\x07\x1b]*)(?:\x07|\x1b\\)")
 
@@ -34,6 +34,28 @@ _UNPARSEABLE = re.compile(
     rb"\x1b\[(?:[<=>][\x30-\x3f]*|[\x30-\x3f]*:[\x30-\x3f]*)[\x20-\x2f]*[\x40-\x7e]"
     rb"|\x1b[P^_X][^\x07\x1b]*(?:\x07|\x1b\\)",
 )
+
+
+def end_mark(attempt: int) -> bytes:
+    """What the shim prints once Codex has exited: the last bytes of a run in its log.
+
+    An OSC string no terminal draws; a reader that sees it knows tmux's pipe
+    has brought every byte Codex printed in that run (attempt).
+    """
+    return b"\x1b]7502;tmux-codex-end=%d\x07" % attempt
+
+
+def run_ended(path: str, attempt: int) -> bool:
+    """Whether the log at ``path`` ends with the end mark of run ``attempt``."""
+    mark = end_mark(attempt)
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - 4 * len(mark)))
+            return mark in fh.read()
+    except OSError:
+        return False
 
 
 def states(raw: bytes) -> list[str]:

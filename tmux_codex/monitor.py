@@ -337,6 +337,9 @@ class Monitor:
             track.state, track.mode = task.state, task.mode
             new = self._read_new(task, track) if task_id in logs else b""
             if task.final:
+                # What it printed last still counts for the loop guard.
+                self._watch_loop(task, track, bytes(track.pending) + new, clock)
+                track.pending.clear()
                 track.close()
                 continue
             wanted = task_id in wakes
@@ -398,30 +401,34 @@ class Monitor:
         return wanted
 
     def _watch_loop(self, task: Task, track: Track, new: bytes, clock: float) -> None:
-        """The loop guard: an event when the output repeats one block over and over."""
-        lines = output_lines(new)
-        if not lines:
-            return
-        track.lines.extend(lines)
-        found = repeated_block(list(track.lines))
-        if track.looping_since is not None:
-            # Still looping while the recent lines are all lines of the block.
-            recent = list(track.lines)[-2 * len(track.loop_block) :]
-            if found is None and not set(recent) <= set(track.loop_block):
-                track.looping_since = None
-            return
-        if found is None:
-            return
-        track.looping_since = clock
-        size, times = found
-        track.loop_block = tuple(list(track.lines)[-size:])
-        first = track.loop_block[0]
-        self.store.audit(
-            task.id,
-            f"looping: the same {size}-line block {times} times in a row: {first}",
-            by="monitor",
-        )
-        self.log(f"task {task.id} ({task.name}): looping")
+        """The loop guard: an event when the output repeats one block over and over.
+
+        Each line is weighed as it comes, so a loop is seen even when the same
+        read also brings what followed it (a task that gave up and ended).
+        """
+        for line in output_lines(new):
+            track.lines.append(line)
+            if track.looping_since is not None:
+                if line in track.loop_block:
+                    continue
+                track.looping_since = None  # the loop is broken by a line not of it
+            # A block that ends here repeats only if this line was seen among the last few.
+            recent = list(track.lines)[-LOOP_MAX_BLOCK - 1 : -1]
+            if line not in recent:
+                continue
+            found = repeated_block(list(track.lines))
+            if found is None:
+                continue
+            track.looping_since = clock
+            size, times = found
+            track.loop_block = tuple(list(track.lines)[-size:])
+            first = track.loop_block[0]
+            self.store.audit(
+                task.id,
+                f"looping: the same {size}-line block {times} times in a row: {first}",
+                by="monitor",
+            )
+            self.log(f"task {task.id} ({task.name}): looping")
 
     def _learn_session(self, task: Task, track: Track, new: bytes, clock: float) -> None:
         """Find the task's Codex session id as early as it shows: exec's header, the rollout.

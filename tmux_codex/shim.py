@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from tmux_codex.logtext import end_mark
 from tmux_codex.models import LIVE_STATES
 from tmux_codex.paths import env_path
 from tmux_codex.store import Store
@@ -125,6 +126,7 @@ def run(home: Path, task_id: int) -> int:
             )
         except OSError as exc:
             print(f"tmux-codex: cannot run {task.argv[0]}: {exc}", file=sys.stderr)
+            _print_end(task.attempt)
             store.set_state(
                 task_id,
                 "failed",
@@ -143,6 +145,7 @@ def run(home: Path, task_id: int) -> int:
                 os.killpg(child.pid, signum)
         code = child.wait()
         exit_code = code if code >= 0 else 128 - code
+        _print_end(task.attempt)
         if hung_up:
             store.set_state(
                 task_id,
@@ -163,6 +166,13 @@ def run(home: Path, task_id: int) -> int:
             store.update(task_id, exit_code=exit_code)
         wake(home, task_id)
         return exit_code
+
+
+def _print_end(attempt: int) -> None:
+    """Mark the end of this run in the pane's output, so in the log (see logtext.end_mark)."""
+    sys.stderr.flush()
+    with contextlib.suppress(OSError):  # the pane may be gone
+        os.write(sys.stdout.fileno(), end_mark(attempt))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -174,7 +174,9 @@ class FakeModelServer(ThreadingHTTPServer):
         with self._log_lock:
             fd = os.open(self.request_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                os.write(fd, line.encode())
+                data = line.encode()
+                while data:
+                    data = data[os.write(fd, data) :]
             finally:
                 os.close(fd)
 
@@ -183,7 +185,8 @@ class FakeModelServer(ThreadingHTTPServer):
         if self.request_log is None or not self.request_log.exists():
             return []
         with self.request_log.open(encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
+            # A line still being written (no newline yet) is left for the next call.
+            return [json.loads(line) for line in fh if line.strip() and line.endswith("\n")]
 
     def turns(self) -> list[dict[str, Any]]:
         """The logged model requests that were turns (not title requests)."""
