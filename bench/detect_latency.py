@@ -42,10 +42,8 @@ import json
 import math
 import os
 import random
-import signal
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -53,38 +51,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from _fleet import ROOT, BenchError, Fleet, compile_package, fleet_env, tmux_codex_cmd
+
 from tmux_codex.classify import classify
 from tmux_codex.sim import FakeModelServer
 from tmux_codex.sim.home import API_KEY_ENV, write_codex_home
 from tmux_codex.tmux import Tmux
 
-ROOT = Path(__file__).resolve().parent.parent
 LOCAL_CODEX = ROOT / ".tools" / "codex" / "node_modules" / ".bin" / "codex"
 NEEDLE = b"Would you like to run the following command?"
 BLOCKED = b"\x1b]7501;state=blocked"
 PROMPT = "[scenario:approval-exec] {}"
-
-#: The monitor, as ``tmux-codex monitor`` runs it, but reporting its captures on SIGUSR1.
-COUNTING_MONITOR = """
-import os, signal
-from tmux_codex import monitor as mon
-seen = []
-init = mon.Monitor.__init__
-def __init__(self, *args, **kwargs):
-    init(self, *args, **kwargs)
-    seen.append(self)
-mon.Monitor.__init__ = __init__
-def report(signum, frame):
-    looks = getattr(seen[-1], "looks", None) if seen else None
-    os.write(1, f"bench: looks {looks}\\n".encode())
-signal.signal(signal.SIGUSR1, report)
-from tmux_codex.cli import main
-main(["monitor"])
-"""
-
-
-class BenchError(Exception):
-    """Something failed (not merely slow)."""
 
 
 @dataclass
@@ -195,28 +172,6 @@ class Poller(threading.Thread):
         return None
 
 
-def wait_for_shims(db: Path, timeout: float = 10.0) -> None:
-    """Wait until the tasks' shims (which record how Codex ended) have exited."""
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            pids = [int(r[0]) for r in conn.execute("SELECT shim_pid FROM tasks") if r[0]]
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return
-    deadline = time.monotonic() + timeout
-    for pid in pids:
-        while time.monotonic() < deadline:
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
-            except OSError:
-                break  # gone
-            if stat.rsplit(")", 1)[1].split()[0] == "Z":
-                break  # exited, not yet reaped
-            time.sleep(0.02)
-
-
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -234,7 +189,7 @@ def main() -> int:
     if not codex.exists():
         print("the pinned Codex is not installed: run scripts/setup", file=sys.stderr)
         return 1
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "tmux_codex"], check=True, cwd=ROOT)
+    compile_package()
     with (
         tempfile.TemporaryDirectory(prefix="tcx-bench-", ignore_cleanup_errors=True) as tmp,
         FakeModelServer(0) as model,
@@ -246,111 +201,43 @@ def main() -> int:
         write_codex_home(root / "codex-home", model.base_url, trusted=[work])
         home = root / "home"
         socket = f"tcx-bench-{os.getpid()}"
-        env = {
-            **os.environ,
-            "TMUX_CODEX_HOME": str(home),
-            "TMUX_CODEX_SOCKET": socket,
-            "TMUX_CODEX_CONFIG": str(root / "none.toml"),
-            "TMUX_CODEX_CODEX": str(codex),
-            "CODEX_HOME": str(root / "codex-home"),
-            API_KEY_ENV: "x",
-            "HOME": str(root / "user"),  # no shell start-up files for Codex's commands
-            "PATH": f"{codex.parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        }
-        for var in ("TMUX", "TMUX_PANE", "PYTHONDONTWRITEBYTECODE", "TMUX_CODEX_DEBUG"):
-            env.pop(var, None)
-        script = Path(sys.executable).with_name("tmux-codex")
-        cmd = [str(script)] if script.exists() else [sys.executable, "-m", "tmux_codex"]
-        bench = Bench(cmd, env, home, args)
+        env = fleet_env(
+            home,
+            socket,
+            root / "none.toml",
+            codex,
+            {
+                "CODEX_HOME": str(root / "codex-home"),
+                API_KEY_ENV: "x",
+                "HOME": str(root / "user"),  # no shell start-up files for Codex's commands
+                "PATH": f"{codex.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            },
+        )
+        bench = Bench(tmux_codex_cmd(), env, home, socket, args)
         try:
-            return bench.run(work, socket)
+            return bench.run(work)
         except BenchError as exc:
             print(f"detect_latency: {exc}", file=sys.stderr)
             return 1
         finally:
-            bench.cleanup(socket)
+            bench.cleanup()
             bench.print_monitor_log()
 
 
-class Bench:
+class Bench(Fleet):
+    """The fleet, one Codex TUI task in it, and the rounds of approval prompts."""
+
     def __init__(
-        self, cmd: list[str], env: dict[str, str], home: Path, args: argparse.Namespace
+        self,
+        cmd: list[str],
+        env: dict[str, str],
+        home: Path,
+        socket: str,
+        args: argparse.Namespace,
     ) -> None:
-        self.cmd = cmd
-        self.env = env
-        self.home = home
+        super().__init__(cmd, env, home, socket, counting=args.count_looks, cli_timeout=120)
         self.args = args
         self.threads: list[Watcher | Poller] = []
-        self.monitor_pid: int | None = None
-
-    def cli(self, *argv: str) -> str:
-        proc = subprocess.run(
-            [*self.cmd, *argv],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        if proc.returncode != 0:
-            raise BenchError(f"tmux-codex {argv[0]} exited {proc.returncode}: {proc.stderr}")
-        return proc.stdout
-
-    def start_monitor(self) -> int:
-        if self.args.count_looks:
-            log_fd = os.open(
-                self.home / "monitor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
-            )
-            try:
-                subprocess.Popen(
-                    [sys.executable, "-c", COUNTING_MONITOR],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_fd,
-                    stderr=log_fd,
-                    cwd="/",
-                    env=self.env,
-                    start_new_session=True,
-                )
-            finally:
-                os.close(log_fd)
-        else:
-            self.cli("monitor", "--detach")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            proc = subprocess.run(
-                [*self.cmd, "monitor", "--status", "--json"],
-                env=self.env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if proc.returncode == 0:
-                pid = json.loads(proc.stdout).get("pid")
-                if pid:
-                    self.monitor_pid = int(pid)
-                    return self.monitor_pid
-            time.sleep(0.05)
-        raise BenchError("the monitor did not start")
-
-    def looks(self) -> int | None:
-        """The monitor's captures so far (``--count-looks`` only)."""
-        if not self.args.count_looks or self.monitor_pid is None:
-            return None
-        path = self.home / "monitor.log"
-        before = path.read_text(errors="replace").count("bench: looks ")
-        os.kill(self.monitor_pid, signal.SIGUSR1)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            lines = [
-                line
-                for line in path.read_text(errors="replace").splitlines()
-                if line.startswith("bench: looks ")
-            ]
-            if len(lines) > before:
-                value = lines[-1].split()[-1]
-                return int(value) if value.isdigit() else None
-            time.sleep(0.01)
-        return None
 
     def stored(self, db: sqlite3.Connection, task_id: int) -> tuple[str, str | None]:
         row = db.execute("SELECT state, reason FROM tasks WHERE id = ?", (task_id,)).fetchone()
@@ -373,7 +260,7 @@ class Bench:
             f"(stored: {seen[0]}{':' + seen[1] if seen[1] else ''})"
         )
 
-    def run(self, work: Path, socket: str) -> int:
+    def run(self, work: Path) -> int:
         task = json.loads(
             self.cli(
                 "start",
@@ -395,7 +282,7 @@ class Bench:
         looks_before = self.looks()
         pane = str(task["pane_id"])
         watcher = Watcher(self.home / "tasks.db", task_id, Path(task["log_path"]))
-        poller = Poller(socket, pane, self.args.poll_interval)
+        poller = Poller(self.socket, pane, self.args.poll_interval)
         self.threads = [watcher, poller]
         watcher.start()
         poller.start()
@@ -491,35 +378,12 @@ class Bench:
                 f"({looks / self.args.prompts:.1f} per round)"
             )
 
-    def cleanup(self, socket: str) -> None:
+    def cleanup(self) -> None:
         for thread in self.threads:
             thread.stopping.set()
         for thread in self.threads:
             thread.join(timeout=5)
-        subprocess.run(
-            [*self.cmd, "monitor", "--stop"], env=self.env, capture_output=True, check=False
-        )
-        path = subprocess.run(
-            ["tmux", "-L", socket, "display", "-p", "#{socket_path}"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
-        if path:  # tmux 3.3a leaves its socket file behind
-            Path(path).unlink(missing_ok=True)
-        wait_for_shims(self.home / "tasks.db")
-
-    def print_monitor_log(self) -> None:
-        path = self.home / "monitor.log"
-        try:
-            lines = path.read_text(errors="replace").splitlines()
-        except OSError:
-            return
-        if any("error" in line.lower() for line in lines):
-            print("monitor.log has errors; its last 40 lines:")
-            for line in lines[-40:]:
-                print(f"  {line}")
+        super().cleanup()
 
 
 if __name__ == "__main__":

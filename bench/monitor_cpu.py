@@ -28,9 +28,7 @@ how many captures ("looks") it made (``Monitor.looks``, logged on SIGUSR1).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -40,7 +38,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _fleet import BenchError, Fleet, compile_package, fleet_env, tmux_codex_cmd
 
 FAKE_CODEX = """
 import os, random, time
@@ -64,28 +62,6 @@ while True:
     tick += 1 / rate
     time.sleep(max(tick - time.monotonic(), 0))
 """
-
-#: The monitor, as ``tmux-codex monitor`` runs it, but reporting its captures on SIGUSR1.
-COUNTING_MONITOR = """
-import os, signal
-from tmux_codex import monitor as mon
-seen = []
-init = mon.Monitor.__init__
-def __init__(self, *args, **kwargs):
-    init(self, *args, **kwargs)
-    seen.append(self)
-mon.Monitor.__init__ = __init__
-def report(signum, frame):
-    looks = getattr(seen[-1], "looks", None) if seen else None
-    os.write(1, f"bench: looks {looks}\\n".encode())
-signal.signal(signal.SIGUSR1, report)
-from tmux_codex.cli import main
-main(["monitor"])
-"""
-
-
-class BenchError(Exception):
-    """Something failed (not merely slow)."""
 
 
 @dataclass(frozen=True)
@@ -118,103 +94,8 @@ def machine_busy() -> tuple[float, float]:
     return total - idle, total
 
 
-def wait_for_shims(db: Path, timeout: float = 10.0) -> None:
-    """Wait until the tasks' shims (which record how Codex ended) have exited."""
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            pids = [int(r[0]) for r in conn.execute("SELECT shim_pid FROM tasks") if r[0]]
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return
-    deadline = time.monotonic() + timeout
-    for pid in pids:
-        while time.monotonic() < deadline:
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
-            except OSError:
-                break  # gone
-            if stat.rsplit(")", 1)[1].split()[0] == "Z":
-                break  # exited, not yet reaped
-            time.sleep(0.02)
-
-
-class Bench:
-    def __init__(self, cmd: list[str], env: dict[str, str], home: Path, socket: str) -> None:
-        self.cmd = cmd
-        self.env = env
-        self.home = home
-        self.socket = socket
-        self.monitor_pid: int | None = None
-        self.counting = False
-
-    def cli(self, *argv: str) -> str:
-        proc = subprocess.run(
-            [*self.cmd, *argv], env=self.env, capture_output=True, text=True, check=False
-        )
-        if proc.returncode != 0:
-            raise BenchError(f"tmux-codex {argv[0]} exited {proc.returncode}: {proc.stderr}")
-        return proc.stdout
-
-    def start_monitor(self, counting: bool) -> int:
-        self.counting = counting
-        if counting:
-            self.home.mkdir(mode=0o700, exist_ok=True)
-            log_fd = os.open(
-                self.home / "monitor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
-            )
-            try:
-                subprocess.Popen(
-                    [sys.executable, "-c", COUNTING_MONITOR],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_fd,
-                    stderr=log_fd,
-                    cwd="/",
-                    env=self.env,
-                    start_new_session=True,
-                )
-            finally:
-                os.close(log_fd)
-        else:
-            self.cli("monitor", "--detach")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            proc = subprocess.run(
-                [*self.cmd, "monitor", "--status", "--json"],
-                env=self.env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if proc.returncode == 0:
-                pid = json.loads(proc.stdout).get("pid")
-                if pid:
-                    self.monitor_pid = int(pid)
-                    return self.monitor_pid
-            time.sleep(0.05)
-        raise BenchError("the monitor did not start")
-
-    def looks(self) -> int | None:
-        """The monitor's captures so far (``--count-looks`` only)."""
-        if not self.counting or self.monitor_pid is None:
-            return None
-        path = self.home / "monitor.log"
-        marker = "bench: looks "
-        before = path.read_text(errors="replace").count(marker)
-        os.kill(self.monitor_pid, signal.SIGUSR1)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            lines = [
-                line
-                for line in path.read_text(errors="replace").splitlines()
-                if line.startswith(marker)
-            ]
-            if len(lines) > before:
-                value = lines[-1].split()[-1]
-                return int(value) if value.isdigit() else None
-            time.sleep(0.01)
-        return None
+class Bench(Fleet):
+    """The fleet, and what this benchmark reads of it."""
 
     def states(self) -> Counter[str]:
         db = sqlite3.connect(f"file:{self.home / 'tasks.db'}?mode=ro", uri=True)
@@ -237,31 +118,6 @@ class Bench:
     def log_sizes(self) -> dict[Path, int]:
         return {path: path.stat().st_size for path in (self.home / "logs").glob("*.log")}
 
-    def cleanup(self) -> None:
-        subprocess.run(
-            [*self.cmd, "monitor", "--stop"], env=self.env, capture_output=True, check=False
-        )
-        path = subprocess.run(
-            ["tmux", "-L", self.socket, "display", "-p", "#{socket_path}"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, check=False)
-        if path:  # tmux 3.3a leaves its socket file behind
-            Path(path).unlink(missing_ok=True)
-        wait_for_shims(self.home / "tasks.db")
-
-    def print_monitor_log(self) -> None:
-        try:
-            lines = (self.home / "monitor.log").read_text(errors="replace").splitlines()
-        except OSError:
-            return
-        if any("error" in line.lower() for line in lines):
-            print("monitor.log has errors; its last 40 lines:")
-            for line in lines[-40:]:
-                print(f"  {line}")
-
 
 def lines_written(before: dict[Path, int], after: dict[Path, int]) -> tuple[int, int]:
     """(lines, bytes) the tasks printed between two sets of log sizes."""
@@ -277,7 +133,7 @@ def lines_written(before: dict[Path, int], after: dict[Path, int]) -> tuple[int,
 
 
 def run(bench: Bench, args: argparse.Namespace, work: Path) -> int:
-    pid = bench.start_monitor(args.count_looks)
+    pid = bench.start_monitor()
     started = time.monotonic()
     for i in range(args.tasks):
         bench.cli("start", "--mode", "tui", "--no-monitor", "-C", str(work), f"task {i}")
@@ -346,7 +202,7 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=3.0, help="wait before measuring")
     parser.add_argument("--count-looks", action="store_true", help="report the monitor's looks")
     args = parser.parse_args()
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "tmux_codex"], check=True, cwd=ROOT)
+    compile_package()
     with tempfile.TemporaryDirectory(prefix="tcx-bench-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
         work = root / "project"
@@ -356,19 +212,8 @@ def main() -> int:
         fake.chmod(0o755)
         socket = f"tcx-bench-{os.getpid()}"
         home = root / "home"
-        env = {
-            **os.environ,
-            "TMUX_CODEX_HOME": str(home),
-            "TMUX_CODEX_SOCKET": socket,
-            "TMUX_CODEX_CONFIG": str(root / "none.toml"),
-            "TMUX_CODEX_CODEX": str(fake),
-            "TCX_BENCH_RATE": str(args.rate),
-        }
-        for var in ("TMUX", "TMUX_PANE", "PYTHONDONTWRITEBYTECODE", "TMUX_CODEX_DEBUG"):
-            env.pop(var, None)
-        script = Path(sys.executable).with_name("tmux-codex")
-        cmd = [str(script)] if script.exists() else [sys.executable, "-m", "tmux_codex"]
-        bench = Bench(cmd, env, home, socket)
+        env = fleet_env(home, socket, root / "none.toml", fake, {"TCX_BENCH_RATE": str(args.rate)})
+        bench = Bench(tmux_codex_cmd(), env, home, socket, counting=args.count_looks)
         try:
             return run(bench, args, work)
         except BenchError as exc:

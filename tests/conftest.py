@@ -15,6 +15,7 @@ import sys
 import termios
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,10 +190,13 @@ class Client:
         return text.encode() in self.output
 
 
-@pytest.fixture
-def client(server: libtmux.Server, session: libtmux.Session) -> Iterator[Client]:
+@contextmanager
+def attached_client(
+    server: libtmux.Server, session: libtmux.Session, columns: int, rows: int
+) -> Iterator[Client]:
+    """A tmux client attached to ``session`` on a ``columns``×``rows`` pseudo-terminal."""
     master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
     env["TERM"] = "xterm-256color"
     proc = subprocess.Popen(
@@ -219,9 +223,18 @@ def client(server: libtmux.Server, session: libtmux.Session) -> Iterator[Client]
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     tmux = Tmux(str(server.socket_name))
-    wait_until(lambda: bool(tmux.run("list-clients", check=False)), 30, what="the client")
-    yield attached
-    proc.terminate()
-    proc.wait(timeout=30)
-    os.close(master)
-    reader.join(30)
+    try:
+        wait_until(lambda: bool(tmux.run("list-clients", check=False)), 30, what="the client")
+        yield attached
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        os.close(master)
+        reader.join(30)
+
+
+@pytest.fixture
+def client(server: libtmux.Server, session: libtmux.Session) -> Iterator[Client]:
+    """A person's tmux client, attached to ``session`` on a 100×24 terminal."""
+    with attached_client(server, session, 100, 24) as attached:
+        yield attached

@@ -9,20 +9,15 @@ the test needs to control their states. Every wait polls with a timeout.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import shlex
 import signal
 import sqlite3
-import struct
 import subprocess
 import sys
-import termios
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -33,14 +28,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.codexbed import CodexEnv, wait_until
-from tests.conftest import Cli
+from tests.conftest import Cli, Client, attached_client
 from tmux_codex.config import Config
-from tmux_codex.models import STATES, Task
+from tmux_codex.models import STATES, Task, age
 from tmux_codex.sim.scenarios import COMPLETE_TEXT
 from tmux_codex.store import Store
 from tmux_codex.tasks import Context
 from tmux_codex.tmux import Tmux
-from tmux_codex.top import LOG_TAIL, age, cells, last_line, order_tasks, render_rows, run
+from tmux_codex.top import LOG_TAIL, cells, last_line, order_tasks, render_rows, run
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 60.0
@@ -517,58 +512,11 @@ def test_top_approves_the_selected_task_and_quits(
     assert top.wait_exit() == 0
 
 
-@dataclass
-class Client:
-    """A tmux client attached through a pseudo-terminal: what it was sent, and its keyboard."""
-
-    proc: subprocess.Popen[bytes]
-    master: int
-    output: bytearray = field(default_factory=bytearray)
-
-    def seen(self, text: str) -> bool:
-        return text.encode() in self.output
-
-    def type(self, data: bytes) -> None:
-        os.write(self.master, data)
-
-
 @pytest.fixture
 def client(server: libtmux.Server, session: libtmux.Session) -> Iterator[Client]:
     """A tmux client attached to ``session`` on an 80×24 pseudo-terminal."""
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
-    env["TERM"] = "xterm-256color"
-    proc = subprocess.Popen(
-        ["tmux", "-L", str(server.socket_name), "attach-session", "-t", str(session.session_id)],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        start_new_session=True,
-    )
-    os.close(slave)
-    attached = Client(proc, master)
-
-    def read() -> None:
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            attached.output.extend(chunk)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    tmux = Tmux(str(server.socket_name))
-    wait_until(lambda: bool(tmux.run("list-clients", check=False)), WAIT, what="the client")
-    yield attached
-    proc.terminate()
-    proc.wait(timeout=WAIT)
-    os.close(master)
-    reader.join(WAIT)
+    with attached_client(server, session, 80, 24) as attached:
+        yield attached
 
 
 @pytest.mark.e2e

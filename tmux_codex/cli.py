@@ -11,14 +11,13 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import click
 
 from tmux_codex import __version__
 from tmux_codex.errors import BadInput, TmuxCodexError
-from tmux_codex.models import STATES, Task
+from tmux_codex.models import STATES, Task, age
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,24 +42,6 @@ def context() -> Iterator[Any]:
         store.close()
 
 
-def _age(stamp: str | None) -> str:
-    if not stamp:
-        return "-"
-    try:
-        then = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return "-"
-    seconds = int((datetime.now(timezone.utc) - then).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{max(seconds, 0)}s"
-
-
-def _state_label(task: Task) -> str:
-    return f"{task.state}:{task.reason}" if task.reason else task.state
-
-
 def _print_json(data: object) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=None))
 
@@ -68,7 +49,7 @@ def _print_json(data: object) -> None:
 def _table(tasks: list[Task]) -> str:
     rows = [("ID", "NAME", "STATE", "MODE", "AGE", "WORKDIR")]
     for t in tasks:
-        rows.append((str(t.id), t.name, _state_label(t), t.mode, _age(t.created_at), t.workdir))
+        rows.append((str(t.id), t.name, t.label, t.mode, age(t.created_at), t.workdir))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join(
         "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + "  " + row[-1]
@@ -320,10 +301,10 @@ def wait_cmd(task: str | None, for_states: str, timeout: float) -> None:
         found, reached = wait(ctx, task, states, timeout)
     if not reached:
         raise NotPossible(
-            f"task {found.id} ({found.name}) is {_state_label(found)}, not "
+            f"task {found.id} ({found.name}) is {found.label}, not "
             f"{' or '.join(sorted(states))}" + ("" if found.final else f", after {timeout:g}s")
         )
-    click.echo(_state_label(found))
+    click.echo(found.label)
 
 
 @cli.command()
@@ -431,7 +412,7 @@ def approve(task: str | None, always: bool) -> None:
 
     with context() as ctx:
         done = answer(ctx, task, "always" if always else "yes")
-    click.echo(_state_label(done))
+    click.echo(done.label)
 
 
 @cli.command()
@@ -442,7 +423,7 @@ def deny(task: str | None) -> None:
 
     with context() as ctx:
         done = answer(ctx, task, "no")
-    click.echo(_state_label(done))
+    click.echo(done.label)
 
 
 @cli.command()

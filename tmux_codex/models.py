@@ -26,9 +26,35 @@ REASONS = ("approval", "edit", "trust", "question", "menu", "unknown")
 MODES = ("exec", "tui")
 
 
+#: How the store writes times.
+STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
 def now() -> str:
     """The current time, UTC ISO-8601 with a ``Z``."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(timezone.utc).strftime(STAMP)
+
+
+def parse_stamp(stamp: str | None) -> datetime | None:
+    """A stored time as an aware datetime; None if missing or not one."""
+    if not stamp:
+        return None
+    try:
+        return datetime.strptime(stamp, STAMP).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def age(stamp: str | None, at: datetime | None = None) -> str:
+    """``12s``, ``5m``, ``3h``, ``2d``: how long before ``at`` (now) ``stamp`` was, or '-'."""
+    then = parse_stamp(stamp)
+    if then is None:
+        return "-"
+    seconds = max(int(((at or datetime.now(timezone.utc)) - then).total_seconds()), 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 @dataclass
@@ -64,6 +90,11 @@ class Task:
     @property
     def final(self) -> bool:
         return self.state in FINAL_STATES
+
+    @property
+    def label(self) -> str:
+        """``state`` or ``state:reason`` (``waiting:approval``)."""
+        return f"{self.state}:{self.reason}" if self.reason else self.state
 
     def to_dict(self) -> dict[str, Any]:
         """The task as the contract's JSON object."""

@@ -42,7 +42,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from tmux_codex.errors import NotPossible, TmuxCodexError
-from tmux_codex.models import FINAL_STATES, Task
+from tmux_codex.models import FINAL_STATES, Task, age
 from tmux_codex.notify import WINDOW_MARKS
 
 if TYPE_CHECKING:
@@ -59,8 +59,6 @@ LOG_REDRAW = 0.25
 #: The clock tick (seconds): ages move on, and the store is checked even with no event.
 TICK = 1.0
 HELP = "↑↓ select  ⏎ go to  a approve  d deny  l log  r refresh  q quit"
-
-_STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 # -- text that fits -----------------------------------------------------------
@@ -215,31 +213,6 @@ def order_tasks(tasks: list[Task]) -> list[Task]:
     return live + ended
 
 
-def _parse(stamp: str | None) -> datetime | None:
-    if not stamp:
-        return None
-    try:
-        return datetime.strptime(stamp, _STAMP).replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
-
-
-def age(stamp: str | None, now: datetime) -> str:
-    """``12s``, ``5m``, ``3h``, ``2d``: how long ago ``stamp`` was ('-' if unknown)."""
-    then = _parse(stamp)
-    if then is None:
-        return "-"
-    seconds = max(int((now - then).total_seconds()), 0)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def state_label(task: Task) -> str:
-    return f"{task.state}:{task.reason}" if task.reason else task.state
-
-
 def render_rows(tasks: list[Task], width: int, now: datetime) -> list[str]:
     """The table: a header, then one line per task (in :func:`order_tasks` order).
 
@@ -252,7 +225,7 @@ def render_rows(tasks: list[Task], width: int, now: datetime) -> list[str]:
     width = max(width, 0)
     id_w = max([2, *(len(str(t.id)) for t in ordered)])
     name_w = min(max([4, *(cells(one_line(t.name)) for t in ordered)]), 16)
-    state_w = min(max([5, *(len(state_label(t)) for t in ordered)]), 16)
+    state_w = min(max([5, *(len(t.label) for t in ordered)]), 16)
     age_w = 4
 
     def fixed() -> int:
@@ -279,7 +252,7 @@ def render_rows(tasks: list[Task], width: int, now: datetime) -> list[str]:
                 MARKS.get(task.state, ""),
                 str(task.id),
                 one_line(task.name),
-                state_label(task),
+                task.label,
                 age(task.created_at, now),
                 last_line(task) if last_w > 0 else "",
             )
@@ -635,7 +608,7 @@ class _Top:
         except Exception as exc:  # a popup never dies of a bug: it says so
             self.message = one_line(f"{doing} failed: {type(exc).__name__}: {exc}")
         else:
-            self.message = f"task {done.id} ({done.name}) {done_verb}: now {state_label(done)}"
+            self.message = f"task {done.id} ({done.name}) {done_verb}: now {done.label}"
         self.reload()
 
     def _refresh(self) -> None:
