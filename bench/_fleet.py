@@ -13,7 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -209,3 +209,14 @@ class Fleet:
             print("monitor.log has errors; its last 40 lines:")
             for line in lines[-40:]:
                 print(f"  {line}")
+
+    def run(self, name: str, body: Callable[[], int]) -> int:
+        """``body()``'s exit status (1 and one line on a BenchError); cleaned up after."""
+        try:
+            return body()
+        except BenchError as exc:
+            print(f"{name}: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            self.cleanup()
+            self.print_monitor_log()

@@ -214,14 +214,7 @@ def main() -> int:
             },
         )
         bench = Bench(tmux_codex_cmd(), env, home, socket, args)
-        try:
-            return bench.run(work)
-        except BenchError as exc:
-            print(f"detect_latency: {exc}", file=sys.stderr)
-            return 1
-        finally:
-            bench.cleanup()
-            bench.print_monitor_log()
+        return bench.run("detect_latency", lambda: bench.rounds(work))
 
 
 class Bench(Fleet):
@@ -260,7 +253,7 @@ class Bench(Fleet):
             f"(stored: {seen[0]}{':' + seen[1] if seen[1] else ''})"
         )
 
-    def run(self, work: Path) -> int:
+    def rounds(self, work: Path) -> int:
         task = json.loads(
             self.cli(
                 "start",

@@ -214,14 +214,7 @@ def main() -> int:
         home = root / "home"
         env = fleet_env(home, socket, root / "none.toml", fake, {"TCX_BENCH_RATE": str(args.rate)})
         bench = Bench(tmux_codex_cmd(), env, home, socket, counting=args.count_looks)
-        try:
-            return run(bench, args, work)
-        except BenchError as exc:
-            print(f"monitor_cpu: {exc}", file=sys.stderr)
-            return 1
-        finally:
-            bench.cleanup()
-            bench.print_monitor_log()
+        return bench.run("monitor_cpu", lambda: run(bench, args, work))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -31,11 +32,27 @@ SCRATCH = Path(tempfile.gettempdir()) / "tmux-codex-capture"
 PLACEHOLDER = "/src/tmux-codex-capture"
 
 
-def neutral(text: str) -> str:
-    """``text`` with the scratch directory replaced by a placeholder of the same length."""
+def _stand_in(real: str, placeholder: str) -> str:
+    return placeholder if len(placeholder) == len(real) else "/" + "x" * (len(real) - 1)
+
+
+def neutral_bytes(raw: bytes) -> bytes:
+    """``raw`` naming no directory of this machine, every stand-in as long as what it replaces.
+
+    The scratch directory becomes PLACEHOLDER; the temporary directory itself, which
+    Codex names in its warnings and sandbox lines (``temporary dir "…"``,
+    ``[workdir, …, $TMPDIR]``), becomes PLACEHOLDER's parent.
+    """
     scratch = str(SCRATCH)
-    stand_in = PLACEHOLDER if len(PLACEHOLDER) == len(scratch) else "/" + "x" * (len(scratch) - 1)
-    return text.replace(scratch, stand_in)
+    raw = raw.replace(os.fsencode(scratch), _stand_in(scratch, PLACEHOLDER).encode())
+    tmp = os.fsencode(SCRATCH.parent)
+    tmp_stand_in = _stand_in(str(SCRATCH.parent), str(Path(PLACEHOLDER).parent)).encode()
+    return re.sub(rb'(?<=["` ])' + re.escape(tmp) + rb'(?=["`,])', tmp_stand_in, raw)
+
+
+def neutral(text: str) -> str:
+    """``text`` naming no directory of this machine (see :func:`neutral_bytes`)."""
+    return neutral_bytes(text.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
 
 
 def capture_one(capture: Capture, codex: Path, out: Path) -> list[str]:
@@ -74,9 +91,7 @@ def capture_one(capture: Capture, codex: Path, out: Path) -> list[str]:
 
             states = play(capture, pane, save)
             raw = (run_dir / "raw.log").read_bytes()
-            (out / "raw.log").write_bytes(
-                raw.replace(os.fsencode(SCRATCH), neutral(str(SCRATCH)).encode())
-            )
+            (out / "raw.log").write_bytes(neutral_bytes(raw))
         finally:
             server.kill()
     return states

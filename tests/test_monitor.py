@@ -38,12 +38,17 @@ def stored(cli: Cli, task_id: int) -> dict[str, Any]:
     return dict(row)
 
 
-def wait_stored(cli: Cli, task_id: int, *states: str, timeout: float = 60) -> dict[str, Any]:
+def wait_stored(
+    cli: Cli, task_id: int, *states: str, timeout: float = 60, with_message: bool = False
+) -> dict[str, Any]:
+    """Wait until the task is stored in one of ``states``; with ``with_message``, also
+    until it holds the last message that Codex's notify call brings (it may land just
+    after the state)."""
     seen: list[dict[str, Any]] = [{}]
 
     def check() -> bool:
         seen[0] = stored(cli, task_id)
-        return seen[0]["state"] in states
+        return seen[0]["state"] in states and (not with_message or bool(seen[0]["last_message"]))
 
     try:
         wait_until(check, timeout, interval=0.05, what=f"task {task_id} stored {states}")

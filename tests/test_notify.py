@@ -42,7 +42,7 @@ def make_task(**extra: Any) -> Task:
         "name": "fix-tests",
         "state": "working",
         "mode": "tui",
-        "workdir": "/work/project",
+        "workdir": "/src/project",
         "argv": ["codex"],
         "created_at": "2024-01-01T00:00:00.000000Z",
         "updated_at": "2024-01-01T00:00:00.000000Z",
@@ -163,7 +163,7 @@ def test_event_payload_adds_the_task() -> None:
     assert event_payload(task, event) == {
         **event.to_dict(),
         "name": "fix-tests",
-        "workdir": "/work/project",
+        "workdir": "/src/project",
         "window_id": "@7",
         "mode": "tui",
     }

@@ -13,7 +13,6 @@ import os
 import re
 import shlex
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from hypothesis import strategies as st
 
 from tests.codexbed import CodexEnv, wait_until
 from tests.conftest import Cli, Client, attached_client
+from tests.test_monitor import start, wait_stored
 from tmux_codex.config import Config
 from tmux_codex.models import STATES, Task, age
 from tmux_codex.sim.scenarios import COMPLETE_TEXT
@@ -53,7 +53,7 @@ def make_task(**extra: Any) -> Task:
         "name": "fix-tests",
         "state": "working",
         "mode": "tui",
-        "workdir": "/work/project",
+        "workdir": "/src/project",
         "argv": ["codex"],
         "created_at": stamp(NOW - timedelta(minutes=5)),
         "updated_at": stamp(NOW - timedelta(minutes=1)),
@@ -170,7 +170,7 @@ def test_last_line_reads_only_the_log_tail_and_skips_tui_chrome(tmp_path: Path) 
         fh.write("• Ran pytest -q\r\n  └ 12 passed\r\n".encode())
         fh.write("\x1b[5;1H• Working (12s • esc to interrupt)\x1b[6;1H◦\x1b[7;1H12".encode())
         fh.write("\x1b[8;1H› Ask Codex to do anything\r\n".encode())
-        fh.write("  gpt-5 medium · /tmp/project\r\n  ? for shortcuts   ⚠ 2 warnings\r\n".encode())
+        fh.write("  gpt-5 medium · /src/project\r\n  ? for shortcuts   ⚠ 2 warnings\r\n".encode())
     task = make_task(state="working", log_path=str(log))
     assert last_line(task) == "└ 12 passed"
     with log.open("ab") as fh:  # the log grows: the cached line is not reused
@@ -244,42 +244,6 @@ def test_any_task_fits_any_width(
 # -- --once on a real fleet ---------------------------------------------------------
 
 
-def start(cli: Cli, work: Path, prompt: str, name: str) -> int:
-    task = cli.json("start", "--mode", "tui", "-C", str(work), "-n", name, prompt)
-    return int(task["id"])
-
-
-def stored(home: Path, task_id: int) -> dict[str, Any]:
-    """The task's row as the store has it (no look at tmux)."""
-    db = sqlite3.connect(f"file:{home / 'tasks.db'}?mode=ro", uri=True)
-    db.row_factory = sqlite3.Row
-    try:
-        row = db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
-    finally:
-        db.close()
-    assert row is not None
-    return dict(row)
-
-
-def wait_stored(
-    home: Path, task_id: int, *states: str, with_message: bool = False
-) -> dict[str, Any]:
-    """Wait until the task is stored in one of ``states`` (and, with
-    ``with_message``, holds the last message Codex's notify call brings, which
-    may land just after the state)."""
-    seen: list[dict[str, Any]] = [{}]
-
-    def check() -> bool:
-        seen[0] = stored(home, task_id)
-        return seen[0]["state"] in states and (not with_message or bool(seen[0]["last_message"]))
-
-    try:
-        wait_until(check, 60, interval=0.05, what=f"task {task_id} stored {states}")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; last stored: {seen[0]}") from None
-    return seen[0]
-
-
 def has_row(screen: str, name: str, text: str) -> bool:
     """Whether the row of task ``name`` on ``screen`` holds ``text``."""
     return any(f" {name} " in line and text in line for line in screen.splitlines())
@@ -296,13 +260,13 @@ def test_once_prints_the_fleet(
     cli: Cli, codex_env: CodexEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
     work = codex_env.workdir()
-    ended = start(cli, work, "[scenario:complete] hi", "ended-one")
-    idle = start(cli, work, "[scenario:complete] hi", "idle-one")
-    waiting = start(cli, work, "[scenario:approval-exec] go", "approve-me")
-    wait_stored(cli.home, ended, "idle")
+    ended = start(cli, work, "[scenario:complete] hi", "-n", "ended-one")
+    idle = start(cli, work, "[scenario:complete] hi", "-n", "idle-one")
+    waiting = start(cli, work, "[scenario:approval-exec] go", "-n", "approve-me")
+    wait_stored(cli, ended, "idle")
     cli.run("kill", str(ended))
-    idle_row = wait_stored(cli.home, idle, "idle", with_message=True)
-    wait_stored(cli.home, waiting, "waiting")
+    idle_row = wait_stored(cli, idle, "idle", with_message=True)
+    wait_stored(cli, waiting, "waiting")
 
     ctx = Context(store=Store(cli.home), config=Config(), socket=cli.socket)
     try:
@@ -473,10 +437,10 @@ def test_top_approves_the_selected_task_and_quits(
     cli: Cli, codex_env: CodexEnv, server: libtmux.Server, session: libtmux.Session
 ) -> None:
     work = codex_env.workdir()
-    idle = start(cli, work, "[scenario:complete] hi", "idle-one")
-    waiting = start(cli, work, "[scenario:approval-exec] go", "approve-me")
-    wait_stored(cli.home, idle, "idle", with_message=True)
-    wait_stored(cli.home, waiting, "waiting")
+    idle = start(cli, work, "[scenario:complete] hi", "-n", "idle-one")
+    waiting = start(cli, work, "[scenario:approval-exec] go", "-n", "approve-me")
+    wait_stored(cli, idle, "idle", with_message=True)
+    wait_stored(cli, waiting, "waiting")
 
     top = TopPane(server, session, cli_env(cli))
 
@@ -498,12 +462,12 @@ def test_top_approves_the_selected_task_and_quits(
     top.keys("Down")
     wait_until(lambda: "approve-me" in top.selected(), WAIT, what="the waiting task selected")
     top.keys("a")
-    left = wait_stored(cli.home, waiting, "starting", "working", "idle", "stalled")
+    left = wait_stored(cli, waiting, "starting", "working", "idle", "stalled")
     assert left["state"] != "waiting"
     top.wait_for("approve-me) approved")
     # No key pressed since: the monitor's change to idle shows by itself.
     top.wait(lambda s: has_row(s, "approve-me", " idle "), "approve-me idle", timeout=60)
-    wait_stored(cli.home, waiting, "idle")
+    wait_stored(cli, waiting, "idle")
 
     top.keys("a")  # nothing waits now: one line in the status line, no crash
     top.wait_for("is idle: nothing to approve")
@@ -524,8 +488,8 @@ def test_in_a_popup_enter_switches_the_client_to_the_task_window(
     cli: Cli, codex_env: CodexEnv, client: Client, tmp_path: Path
 ) -> None:
     """As tmux.conf would run it: ``display-popup -E 'tmux-codex top'``; Enter, and it closes."""
-    task = start(cli, codex_env.workdir(), "[scenario:complete] hi", "go-there")
-    window = wait_stored(cli.home, task, "idle")["window_id"]
+    task = start(cli, codex_env.workdir(), "[scenario:complete] hi", "-n", "go-there")
+    window = wait_stored(cli, task, "idle")["window_id"]
     tmux = Tmux(cli.socket)
     assert tmux.run("list-clients", "-F", "#{window_id}") != [window]
     status = tmp_path / "top-status"

@@ -322,11 +322,10 @@ def events(task_ref: str | None, follow: bool, as_json: bool) -> None:
             if as_json:
                 _print_json(event.to_dict())
             else:
-                state = f"{event.to_state}:{event.reason}" if event.reason else event.to_state
                 detail = (event.detail or "").split("\n")[0]
                 click.echo(
                     f"{event.at}  {event.task:>4}  {event.from_state or '-'} -> "
-                    f"{state}  by {event.by}  {detail}".rstrip()
+                    f"{event.label}  by {event.by}  {detail}".rstrip()
                 )
             if follow:
                 sys.stdout.flush()

@@ -132,6 +132,11 @@ class Event:
     by: str = "monitor"
     id: int = 0
 
+    @property
+    def label(self) -> str:
+        """The state it went to, ``state`` or ``state:reason``."""
+        return f"{self.to_state}:{self.reason}" if self.reason else self.to_state
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "task": self.task,

@@ -674,9 +674,7 @@ class Monitor:
             if track is not None:  # kept when it ends: a resumed task reads on from here
                 track.state = task.state
             self.log(
-                f"task {task.id} ({task.name}): {event.from_state} -> {event.to_state}"
-                + (f":{event.reason}" if event.reason else "")
-                + f" by {event.by}"
+                f"task {task.id} ({task.name}): {event.from_state} -> {event.label} by {event.by}"
             )
             if self.notifier is not None:
                 self.notifier.state_changed(task, event)

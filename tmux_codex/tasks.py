@@ -541,8 +541,7 @@ def answer(
     verb = "approve" if choice != "no" else "deny"
     task = _live_process(ctx, task)
     if task.state != "waiting" or task.reason not in ANSWER_KEYS:
-        label = f"{task.state}:{task.reason}" if task.reason else task.state
-        raise NotPossible(f"task {task.id} ({task.name}) is {label}: nothing to {verb}")
+        raise NotPossible(f"task {task.id} ({task.name}) is {task.label}: nothing to {verb}")
     if seen is not None and task.prompt_text != seen:
         raise NotPossible(
             f"task {task.id} ({task.name}) shows another prompt than the one last seen: "
