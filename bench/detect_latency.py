@@ -1,7 +1,7 @@
 """How soon the store says ``waiting`` once Codex shows an approval prompt, next to 500 ms polling.
 
 Usage: ``python bench/detect_latency.py [--prompts 30] [--poll-interval 0.5]
-[--timeout 60] [--count-looks]``
+[--timeout 60] [--count-looks] [--hooks both|on|off]``
 
 Target: with the monitor running, the task's stored state is ``waiting`` a
 median under 50 ms (p95 under 200 ms) after the prompt appears. A benchmark,
@@ -33,6 +33,13 @@ state escape (the monitor's cue to look).
 
 ``--count-looks`` runs the same monitor through a small wrapper that reports
 how many captures ("looks") it made (``Monitor.looks``, logged on SIGUSR1).
+
+``--hooks``: with tmux-codex's Codex hooks (``on``, as every task runs), the
+PermissionRequest hook records ``waiting`` before Codex draws the prompt (a
+latency below zero); with ``off`` (``-c features.hooks=false``) only the
+monitor's screen reading does; ``both`` (the default) runs a task of each
+kind in turn. The gap from Codex's ``blocked`` escape to the prompt, next to
+each other, shows what the hook adds to every approval.
 """
 
 from __future__ import annotations
@@ -184,6 +191,7 @@ def main() -> int:
     parser.add_argument("--poll-interval", type=float, default=0.5, help="the polling loop's")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per wait")
     parser.add_argument("--count-looks", action="store_true", help="report the monitor's captures")
+    parser.add_argument("--hooks", choices=("both", "on", "off"), default="both")
     args = parser.parse_args()
     codex = Path(os.environ.get("TMUX_CODEX_TEST_CODEX") or LOCAL_CODEX)
     if not codex.exists():
@@ -214,7 +222,8 @@ def main() -> int:
             },
         )
         bench = Bench(tmux_codex_cmd(), env, home, socket, args)
-        return bench.run("detect_latency", lambda: bench.rounds(work))
+        modes = [True, False] if args.hooks == "both" else [args.hooks == "on"]
+        return bench.run("detect_latency", lambda: bench.all_rounds(work, modes))
 
 
 class Bench(Fleet):
@@ -231,6 +240,7 @@ class Bench(Fleet):
         super().__init__(cmd, env, home, socket, counting=args.count_looks, cli_timeout=120)
         self.args = args
         self.threads: list[Watcher | Poller] = []
+        self.hooks = True
 
     def stored(self, db: sqlite3.Connection, task_id: int) -> tuple[str, str | None]:
         row = db.execute("SELECT state, reason FROM tasks WHERE id = ?", (task_id,)).fetchone()
@@ -253,7 +263,15 @@ class Bench(Fleet):
             f"(stored: {seen[0]}{':' + seen[1] if seen[1] else ''})"
         )
 
-    def rounds(self, work: Path) -> int:
+    def all_rounds(self, work: Path, modes: list[bool]) -> int:
+        self.start_monitor()
+        failed = 0
+        for hooks in modes:
+            failed |= self.rounds(work, hooks)
+        return failed
+
+    def rounds(self, work: Path, hooks: bool) -> int:
+        off = [] if hooks else ["--codex-arg=-c", "--codex-arg=features.hooks=false"]
         task = json.loads(
             self.cli(
                 "start",
@@ -263,11 +281,12 @@ class Bench(Fleet):
                 "-C",
                 str(work),
                 "--json",
+                *off,
                 PROMPT.format("go"),
             )
         )
         task_id = int(task["id"])
-        self.start_monitor()
+        self.hooks = hooks
         # Warm-up: Codex starts, shows the first prompt; not measured.
         self.wait_stored(task_id, "waiting")
         self.cli("send", str(task_id), "y")
@@ -323,12 +342,18 @@ class Bench(Fleet):
             self.cli("send", str(task_id), "y")
             self.wait_stored(task_id, "idle")
             path = [f"{s}:{r}" if r else s for _, s, r in watch.states]
-            if any(p not in ("idle", "working", "waiting:approval") for p in path):
+            if any(p not in ("idle", "working", "waiting:approval", "starting") for p in path):
                 odd.append(f"round {round_no}: stored states {' -> '.join(path)}")
         looks_after = self.looks()
         self.report(monitor_ms, polling_ms, announce_ms, looks_before, looks_after)
         for line in odd + misses:
             print(f"  note: {line}")
+        for thread in self.threads:
+            thread.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        self.threads = []
+        self.cli("kill", str(task_id))
         return 1 if misses else 0
 
     def check_threads(self) -> None:
@@ -347,6 +372,7 @@ class Bench(Fleet):
         interval_ms = self.args.poll_interval * 1000
         print(
             f"approval prompt -> waiting, {self.args.prompts} prompts on one Codex TUI task, "
+            f"hooks {'on' if self.hooks else 'off (features.hooks=false)'}, "
             f"{os.cpu_count()} cores"
         )
         print(f"  {'':34} {'median':>9} {'p95':>9} {'min':>9} {'max':>9} {'n':>4}")

@@ -509,3 +509,17 @@ def test_the_sign_in_menu_is_a_menu() -> None:
     verdict = classify(screen, "", "tui")
     assert (verdict.state, verdict.reason) == ("waiting", "menu")
     assert verdict.prompt_text is not None and "1. Sign in with ChatGPT" in verdict.prompt_text
+
+
+def test_hooks_need_review_is_a_menu() -> None:
+    # Real Codex 0.169.0 with a hook of the user's own that is not trusted (tmux-codex's
+    # own hooks are): a menu for a person, never answered by a policy.
+    screen = (fixture_dir(CAPTURES[0]).parent / "hooks-review.screen.txt").read_text(
+        encoding="utf-8"
+    )
+    verdict = decide(screen, "vm", "tui", previous="starting")
+    assert (verdict.state, verdict.reason) == ("waiting", "menu")
+    assert verdict.prompt_text is not None
+    assert verdict.prompt_text.startswith("Hooks need review\n")
+    assert "3. Continue without trusting (hooks won't run)" in verdict.prompt_text
+    assert "esc skip" not in verdict.prompt_text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -66,34 +67,36 @@ def test_nothing_to_approve(cli: Cli, codex_env: CodexEnv, server: libtmux.Serve
 
 
 def test_allowlist_policy(cli: Cli, codex_env: CodexEnv, tmp_path: Path) -> None:
-    write_config(
-        cli, tmp_path, "[policy]\napprove = \"allowlist\"\nallow_commands = ['^echo approved']\n"
-    )
+    write_config(cli, tmp_path, "[policy]\napprove = \"allowlist\"\nallow_commands = ['^touch ']\n")
     work = codex_env.workdir("allowed")
-    task = start(cli, work, "[scenario:approval-exec] go")
+    command = "touch allowed.txt"
+    prompt = "[scenario:escalate] " + json.dumps({"cmd": command})
+    task = start(cli, work, prompt)
     wait_stored(cli, task, "idle")
-    assert (work / "approval-exec.txt").exists()
+    assert (work / "allowed.txt").exists()
     fired = [e for e in events(cli, task) if e["by"] == "policy"]
-    assert fired[0]["detail"].startswith("approved (allow_commands[0] '^echo approved'): key y\n")
-    assert sc.APPROVAL_EXEC_CMD in fired[0]["detail"]
+    assert fired[0]["detail"].startswith(
+        "approved (allow_commands[0] '^touch '): by the PermissionRequest hook\n"
+    )
+    assert fired[0]["detail"].endswith(f"$ {command}")
     # Deny wins over allow; the denied command waits for a person.
     cli.run("monitor", "--stop")
     write_config(
         cli,
         tmp_path,
-        "[policy]\napprove = \"allowlist\"\nallow_commands = ['^echo approved']\n"
-        "deny_commands = ['approval-exec[.]txt']\n",
+        "[policy]\napprove = \"allowlist\"\nallow_commands = ['^touch ']\n"
+        "deny_commands = ['allowed[.]txt']\n",
     )
     work = codex_env.workdir("denied")
-    task = start(cli, work, "[scenario:approval-exec] go")
+    task = start(cli, work, prompt)
     wait_stored(cli, task, "waiting")
     wait_until(lambda: any(e["by"] == "policy" for e in events(cli, task)), 30, what="audit")
     refused = [e for e in events(cli, task) if e["by"] == "policy"]
     assert refused[0]["detail"].startswith(
-        "a deny pattern matches: not approved (deny_commands[0] 'approval-exec[.]txt')\n"
+        "a deny pattern matches: not approved (deny_commands[0] 'allowed[.]txt')\n"
     )
     assert stored(cli, task)["state"] == "waiting"
-    assert not (work / "approval-exec.txt").exists()
+    assert not (work / "allowed.txt").exists()
 
 
 def test_trust_policy_in_a_git_workdir(cli: Cli, codex_env: CodexEnv) -> None:

@@ -101,7 +101,8 @@ def test_approval_then_idle(cli: Cli, codex_env: CodexEnv) -> None:
     idle = wait_stored(cli, task, "idle")
     assert idle["prompt_text"] is None
     seen = changes(cli, task)
-    assert ("waiting", "approval", "monitor") in seen
+    # The PermissionRequest hook records the approval before Codex draws its prompt.
+    assert ("waiting", "approval", "hook") in seen
     assert seen[-1] == ("idle", None, "monitor")
 
 

@@ -81,7 +81,10 @@ def test_every_binding_of_the_example_config(
     calls = _tmux_codex_on_path(cli, server, tmp_path)
     server.cmd("source-file", str(ROOT / "tmux.conf.example"))
     name = server.cmd("list-clients", "-F", "#{client_name}").stdout[0]
-    first = start(cli, codex_env.workdir("one"), "[scenario:approval-exec] go")
+    # A name that tmux would run if it reached a message unescaped (no dots allowed in it).
+    marker = Path(f"/tmp/tmux-codex-pwned-{os.getpid()}")
+    name_first = f"one#(touch {marker})%H"
+    first = start(cli, codex_env.workdir("one"), "[scenario:approval-exec] go", "-n", name_first)
     second = start(cli, codex_env.workdir("two"), "[scenario:approval-exec] go")
     wait_stored(cli, first, "waiting")
     wait_stored(cli, second, "waiting")
@@ -98,6 +101,17 @@ def test_every_binding_of_the_example_config(
         30,
         what="the approve message",
     )
+    # Again: nothing to approve, and the message names the task, literally.
+    client.type(PREFIX + b"Y")
+    wait_until(
+        lambda: any(
+            f"({name_first}) is idle: nothing to approve" in line
+            for line in server.cmd("show-messages").stdout
+        ),
+        30,
+        what="the nothing-to-approve message",
+    )
+    assert not marker.exists()
     # prefix N denies.
     go_to(second)
     _press_until(client, PREFIX + b"N", lambda: stored(cli, second)["state"] == "idle", "deny")

@@ -56,11 +56,17 @@ def commands(cmd: str) -> dict[str, list[str]]:
         'tmux display-message "tmux-codex: no task in this window"; exit 0; fi; '
     )
 
+    # tmux expands formats (#(…) runs a command) and strftime (%) in a message: the
+    # output, which holds task names and prompts, is doubled first. ("##" is what
+    # run-shell's own expansion turns into the "#" the shell sees.)
+    literal = 'sed "s/[##%]/&&/g"'
+
     def report(verb: str) -> str:
         # The answer (or the one-line error) as a tmux message, not in view mode.
         return (
             f'{task}out=$({cmd} {verb} "$t" 2>&1); '
-            f'tmux display-message "tmux-codex {verb}: $(printf %s "$out" | tail -n 1)"'
+            f'tmux display-message "tmux-codex {verb}: '
+            f'$(printf %s "$out" | tail -n 1 | {literal})"'
         )
 
     return {
@@ -70,7 +76,7 @@ def commands(cmd: str) -> dict[str, list[str]]:
         "@tmux-codex-key-next": [
             "run-shell",
             "-b",
-            f'{cmd} attach --next --client "#{{client_name}}" 2>&1 | '
+            f'{cmd} attach --next --client "#{{client_name}}" 2>&1 | {literal} | '
             'while read -r line; do tmux display-message "tmux-codex: $line"; done',
         ],
         # display-popup does not expand formats in its command: run-shell does.

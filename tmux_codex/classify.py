@@ -124,6 +124,11 @@ PATTERNS_0_169_0 = Patterns(
             re.compile(r"Press enter to continue"),
         ),
         PromptPattern(
+            "menu",  # the user's own hooks are not trusted (tmux-codex's own are)
+            re.compile(r"^\s*Hooks need review\b"),
+            re.compile(r"\b3\.\s+Continue without trusting\b"),
+        ),
+        PromptPattern(
             "question",
             re.compile(r"^\s*Question \d+/\d+\b"),
             re.compile(r"enter to submit answer|\b1\.\s+\S"),
@@ -135,7 +140,8 @@ PATTERNS_0_169_0 = Patterns(
     hint=re.compile(
         r"^(?:Press enter to confirm\b.*"
         r"|.*\benter to submit answer\b.*"
-        r"|enter continue\b.*)$"
+        r"|enter continue\b.*"
+        r"|enter confirm · esc skip\b.*)$"
     ),
     user_line=re.compile(r"^› (?!\d+\.\s)"),
     turn_done=re.compile(r"^[\s─]*Worked for (?:<\s*)?\d"),
@@ -423,6 +429,7 @@ def _logical_lines(block: Sequence[str], width: int, table: Patterns) -> list[st
             previous is not None
             and out
             and not choice
+            and not out[-1].startswith("$")  # a command line stays as drawn: see policy
             and (indent > first_indent or _overflows(previous, text, width))
         ):
             out[-1] = _join(out[-1], text)

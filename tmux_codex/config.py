@@ -121,9 +121,14 @@ def _convert(section: str, key: str, default: object, value: object) -> object:
     if not isinstance(value, str):
         raise ValueError(f"{where} must be a string")
     if (section, key) == ("tmux", "session") and (
-        not value or any(c in value for c in ":.") or value.isspace()
+        not value or value.isspace() or re.search(r"[:.\\$\x00-\x1f\x7f-\x9f]", value)
     ):
-        raise ValueError(f"{where} must be a tmux session name: not empty, without : or .")
+        # tmux changes a session name holding : . \ $NAME or a control character
+        # (so tmux-codex would not find it again), and reads "$N" as a session id.
+        raise ValueError(
+            f"{where} must be a tmux session name: not empty, without : . \\ $ "
+            f"or control characters (not {value!r})"
+        )
     choices = _CHOICES.get((section, key))
     if choices and value not in choices:
         raise ValueError(f"{where} must be one of {', '.join(choices)}")
@@ -183,8 +188,8 @@ DOCS: dict[tuple[str, str], str] = {
     ("monitor", "poke_after"): "then one Enter for a stalled TUI task; 0 = never",
     ("policy", "trust_workdir"): "answer the trust menu for the task's own workdir",
     ("policy", "approve"): "never | allowlist: answer command approvals unattended",
-    ("policy", "allow_commands"): "regexes; a command must match one (allowlist)",
-    ("policy", "deny_commands"): "regexes searched in the whole prompt; deny always wins",
+    ("policy", "allow_commands"): "regexes; each simple command must match one (allowlist)",
+    ("policy", "deny_commands"): "regexes searched in the command and each part; deny wins",
     ("policy", "max_resumes"): "automatic resumes of a lost or failed TUI task",
     ("policy", "kill_after"): "kill a task stalled or looping this long; 0 = never",
     ("notify", "tmux"): "a tmux message to attached clients + the window name mark",

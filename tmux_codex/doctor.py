@@ -131,6 +131,63 @@ def check_monitor(home: Path) -> Check:
     return Check("monitor", OK, f"running, pid {info.get('pid')} since {info.get('started_at')}")
 
 
+def check_hooks(command: str) -> Check:
+    """Whether Codex runs tmux-codex's hooks, trusted by the hash tmux-codex computes.
+
+    Asks ``codex app-server`` (``hooks/list``, which writes nothing) about the
+    hooks a task would be given; a probe in an empty folder.
+    """
+    import tempfile
+
+    from tmux_codex.hooks import (
+        SESSION_SOURCE,
+        AppServerError,
+        codex_flags,
+        definitions,
+        listed_hooks,
+        trust_hash,
+    )
+    from tmux_codex.paths import state_home
+
+    found = shutil.which(command)
+    if found is None:
+        return Check("hooks", WARN, "not checked: no codex command")
+    hooks = definitions(state_home(), 0)
+    try:
+        with tempfile.TemporaryDirectory(prefix="tmux-codex-doctor-") as folder:
+            listed = listed_hooks(found, codex_flags(hooks), Path(folder), dict(os.environ))
+    except (OSError, AppServerError) as exc:
+        return Check("hooks", WARN, f"cannot ask codex app-server about hooks: {exc}")
+    ours = {str(h.get("key")): h for h in listed if str(h.get("key")).startswith(SESSION_SOURCE)}
+    theirs = [h for h in listed if not str(h.get("key")).startswith(SESSION_SOURCE)]
+    if not ours:
+        return Check(
+            "hooks",
+            WARN,
+            "off (features.hooks = false, or a managed policy): states come from the screen and "
+            "notify alone, and the allowlist approves only commands the prompt shows whole",
+        )
+    wrong = [h.event for h in hooks if ours.get(h.key, {}).get("currentHash") != trust_hash(h)]
+    untrusted = [k for k, h in ours.items() if h.get("trustStatus") != "trusted"]
+    if wrong or untrusted:
+        return Check(
+            "hooks",
+            FAIL,
+            f"this codex hashes hooks another way ({', '.join(wrong or untrusted)}): every TUI "
+            "task would stop at 'Hooks need review'; use the codex version tmux-codex supports",
+        )
+    detail = f"active: {len(ours)} hooks of tmux-codex's, trusted by hash (codex app-server)"
+    pending = [h for h in theirs if h.get("trustStatus") != "trusted" and h.get("enabled", True)]
+    if pending:
+        return Check(
+            "hooks",
+            WARN,
+            f"{detail}; {len(pending)} hook(s) of your own are not trusted: each TUI task starts "
+            "at 'Hooks need review' (waiting:menu) until you review them in codex",
+        )
+    return Check("hooks", OK, detail)
+
+
 def check_notify_send(wanted: bool) -> Check:
     if shutil.which("notify-send"):
         return Check("notify-send", OK, "found: [notify] desktop = true can use it")
@@ -153,6 +210,7 @@ def run_checks(home: Path, config_path: Path) -> list[Check]:
     return [
         check_tmux(),
         check_codex(command),
+        check_hooks(command),
         config_check,
         check_state_dir(home),
         check_monitor(home),

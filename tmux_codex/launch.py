@@ -15,6 +15,7 @@ from pathlib import Path
 from tmux_codex.codex import INSTALL_HINT, codex_home
 from tmux_codex.config import Config
 from tmux_codex.errors import BadInput, CodexNotFound, TmuxCodexError
+from tmux_codex.hooks import codex_flags, definitions
 from tmux_codex.models import MODES, Task
 from tmux_codex.paths import ensure_dir, env_path, logs_dir
 from tmux_codex.store import NameTaken, Store
@@ -66,7 +67,7 @@ def resolve_codex(config: Config) -> str:
 
 def notify_arg(home: Path, task_id: int) -> str:
     """The ``-c notify=[...]`` value that reports each finished turn to tmux-codex."""
-    program = [sys.executable, "-m", "tmux_codex.notify_hook", str(home), str(task_id)]
+    program = [sys.executable, "-I", "-m", "tmux_codex.notify_hook", str(home), str(task_id)]
     return "notify=[" + ", ".join(json.dumps(p) for p in program) + "]"
 
 
@@ -78,24 +79,18 @@ def codex_argv(
     notify: str,
     workdir: str,
     prompt: str,
+    hook_flags: tuple[str, ...] = (),
 ) -> list[str]:
-    """Codex's argv for a task; the prompt is one argument after ``--``."""
+    """Codex's argv for a task; the prompt is one argument after ``--``.
+
+    ``hook_flags`` define tmux-codex's hooks and trust them (``hooks.codex_flags``).
+    """
+    own = ["-c", notify, *hook_flags]
     if mode == "exec":
-        return [
-            codex,
-            "exec",
-            *config.codex.exec_args,
-            *extra,
-            "-c",
-            notify,
-            "-C",
-            workdir,
-            "--",
-            prompt,
-        ]
+        return [codex, "exec", *config.codex.exec_args, *extra, *own, "-C", workdir, "--", prompt]
     args = list(config.codex.tui_args)
     args += [flag for flag in TUI_REQUIRED if flag not in args]
-    return [codex, *args, *extra, "-c", notify, "-C", workdir, "--", prompt]
+    return [codex, *args, *extra, *own, "-C", workdir, "--", prompt]
 
 
 def default_name(prompt: str) -> str:
@@ -152,11 +147,17 @@ def validate(req: StartRequest, config: Config) -> tuple[str, str]:
         raise BadInput("the prompt contains a NUL byte, which no program can be given")
     if req.prompt == "-":
         raise BadInput("a prompt of '-' makes codex read standard input: use --prompt-file -")
+    if req.name is not None and re.search(r"[\x00-\x1f\x7f-\x9f]", req.name):
+        raise BadInput(
+            f"invalid task name {req.name!r}: it holds a control character "
+            "(a newline, tab, escape, ...); choose a name without"
+        )
     if req.name is not None and (
         not req.name.strip()
         or req.name.isdigit()
         or req.name[0] in "@%$-"
-        or any(c in req.name for c in ":.\n\t")
+        or any(c in req.name for c in ":.")
+        or any(c.isspace() and c != " " for c in req.name)
     ):
         raise BadInput(
             f"invalid task name {req.name!r}: not empty, not all digits (ids are), not "
@@ -196,8 +197,16 @@ def start(store: Store, config: Config, req: StartRequest, socket: str) -> Task:
         raise BadInput(f"a task named {req.name!r} exists; choose another --name") from None
     log = Path(task.log_path)
     try:
+        hook_flags = tuple(codex_flags(definitions(home, task.id)))
         argv = codex_argv(
-            codex, mode, config, req.codex_args, notify_arg(home, task.id), workdir, req.prompt
+            codex,
+            mode,
+            config,
+            req.codex_args,
+            notify_arg(home, task.id),
+            workdir,
+            req.prompt,
+            hook_flags,
         )
         store.update(task.id, argv=argv)
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -221,7 +230,8 @@ def open_window(store: Store, task: Task) -> Task:
     window_id = ""
     try:
         write_environment(home, task.id, task.codex_home if task.attempt > 1 else None)
-        shim = shlex.join([sys.executable, "-m", "tmux_codex.shim", str(home), str(task.id)])
+        # -I: the window starts in the workdir, which must not be on sys.path.
+        shim = shlex.join([sys.executable, "-I", "-m", "tmux_codex.shim", str(home), str(task.id)])
         window_id, pane_id = tmux.new_window(task.tmux_session, task.name, shim, task.workdir)
         # Before the window is on record: only a window carrying this id is the task's.
         tmux.set_window_option(window_id, TASK_OPTION, str(task.id))

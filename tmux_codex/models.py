@@ -86,6 +86,14 @@ class Task:
     shim_pid: int | None = None
     codex_home: str | None = None
     prompt: str | None = None  # the prompt it was started with
+    hook_at: str | None = None  # when one of its Codex hooks last spoke (None: none ever did)
+    hook_event: str | None = None  # which (``PreToolUse:Bash``, ``Stop``, …)
+    hook_request: str | None = None  # JSON: the permission request pending, from the hook
+
+    @property
+    def hooks(self) -> bool:
+        """Whether tmux-codex's Codex hooks run for this task (one has spoken)."""
+        return self.hook_at is not None
 
     @property
     def final(self) -> bool:

@@ -721,7 +721,7 @@ class Monitor:
             return
         if task.id in self.acting or self.decided.get(task.id) == task.prompt_text:
             return
-        decision = on_prompt(task, self.config.policy)
+        decision = on_prompt(task, self.config.policy, hooks=task.hooks)
         if decision is None:
             return
         self.decided[task.id] = task.prompt_text

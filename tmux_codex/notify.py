@@ -28,7 +28,7 @@ from typing import IO, Any
 
 from tmux_codex.config import NotifyConfig
 from tmux_codex.models import Event, Task
-from tmux_codex.tmux import Tmux
+from tmux_codex.tmux import Tmux, literal
 
 #: States worth telling the user about (the window mark changes on every state).
 #: States a task ends in: with ``[notify] report`` the command gets the task's report.
@@ -94,19 +94,6 @@ def event_payload(task: Task, event: Event) -> dict[str, Any]:
     payload = event.to_dict()
     payload.update(name=task.name, workdir=task.workdir, window_id=task.window_id, mode=task.mode)
     return payload
-
-
-def _tmux_text(text: str, formats: bool = True) -> str:
-    """``text`` as a tmux command argument that tmux takes literally.
-
-    tmux expands ``#`` formats in names and messages (``##`` is a ``#``), and
-    an argument ending in ``;`` ends the command unless the ``;`` is escaped.
-    """
-    if formats:
-        text = text.replace("#", "##")
-    if text.endswith(";"):
-        text = text[:-1] + "\\;"
-    return text
 
 
 def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
@@ -264,7 +251,7 @@ class Notifier:
         """Rename the task's window to show its state; a window that is gone is fine."""
         if not task.window_id:
             return
-        name = _tmux_text(window_name(task.name, event.to_state))
+        name = literal(window_name(task.name, event.to_state))
         window = task.window_id
         Tmux(task.tmux_socket).run(
             "rename-window", "-t", window, "--", name, ";",
@@ -289,10 +276,10 @@ class Notifier:
         clients = self._clients(task)
         if not clients:
             return
-        text = _tmux_text(message(task, event))
+        text = literal(message(task, event), strftime=True)
         args: list[str] = []
         for name, _tty in clients:
-            args += ["display-message", "-c", _tmux_text(name, formats=False), "--", text, ";"]
+            args += ["display-message", "-c", literal(name, formats=False), "--", text, ";"]
         Tmux(task.tmux_socket).run(*args[:-1], check=False)
 
     def _bell(self, task: Task, event: Event) -> None:

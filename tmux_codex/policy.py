@@ -1,14 +1,18 @@
 """Policies: pure decisions on what to do for a task, given its state and the config.
 
-Nothing here sends a key or reads a file; the monitor carries decisions out
-(through the same code as ``approve``/``kill``/``resume``) and records each
-one as an event ``by: "policy"`` naming the rule that fired. Every policy is
-off by default except ``trust_workdir``.
+Nothing here sends a key or reads a file; the monitor and Codex's
+PermissionRequest hook carry decisions out and record each one as an event
+``by: "policy"`` naming the rule that fired. Every policy is off by default
+except ``trust_workdir``.
 
-Deny always wins: a deny pattern is searched in the whole prompt text (the
-command, its reason, any wrapped or multi-line part), an allow pattern only
-has to match the command. A command that matches no allow pattern waits for a
-person.
+The command allowlist decides on the complete command as Codex will run it
+(:func:`on_command`, given by the PermissionRequest hook), read as shell by
+tree-sitter-bash (:mod:`tmux_codex.shell`): it approves only a plain command
+each of whose simple commands matches an allow pattern, and nothing that a
+deny pattern matches, in the whole command or any part of it. Everything else
+waits for a person, and so does every edit. Where hooks are off the same
+decision is made on the prompt's screen text (:func:`on_prompt`), only when
+the screen shows the whole command and nothing else could pass for it.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ from dataclasses import dataclass
 
 from tmux_codex.config import PolicyConfig
 from tmux_codex.models import Task
+from tmux_codex.shell import parse
 
-#: The command line of an approval prompt (``$ echo hi``), as the classifier joined it.
-_COMMAND_LINE = re.compile(r"^\$ (.*)$", re.MULTILINE)
 #: The folder line of the trust menu: the line after "Folder access" (or any line that is a path).
 _PATH_LINE = re.compile(r"^(/\S.*)$", re.MULTILINE)
+#: Codex cuts a long command on screen: ``[… 48 lines] ^a view all`` (or ``…`` alone).
+_TRUNCATED = re.compile(r"\[…|\.\.\. \d+ lines|view all|…")
+#: The tool Codex names for a shell command in its PermissionRequest hook (CODEX.md).
+SHELL_TOOLS = frozenset({"Bash"})
 
 
 @dataclass(frozen=True)
@@ -35,14 +42,33 @@ class Decision:
 
 
 def command_of(prompt_text: str) -> str | None:
-    """The command an approval prompt asks about (its one ``$ …`` line), or None.
+    """The command an approval prompt shows, when the screen shows all of it; else None.
 
-    The prompt's "Reason:" text comes from the model and could hold a line
-    that looks like a command: with more than one ``$`` line there is no
-    telling which is real, so there is none (the prompt waits for a person).
+    Codex draws the model's "Reason:" above the command, and a long reason
+    wraps: a line of it may look like ``$ ls``. So the command line must be
+    the only line starting with ``$``, nothing above it may hold a ``$``, and
+    the answer options must follow it at once (the classifier never joins a
+    line onto a ``$`` line, so a second line of command, or a long one that
+    wrapped, shows here as a line of its own); a truncated command
+    (``[… 48 lines]``) is never the whole command.
     """
-    found = _COMMAND_LINE.findall(prompt_text)
-    return found[0].strip() if len(found) == 1 else None
+    lines = prompt_text.splitlines()
+    dollars = [i for i, line in enumerate(lines) if line.lstrip().startswith("$")]
+    if len(dollars) != 1:
+        return None
+    at = dollars[0]
+    line = lines[at].strip()
+    if not line.startswith("$ ") or not line[2:].strip():
+        return None
+    if "$" in "\n".join(lines[:at]):
+        return None  # the reason holds a "$": it could pass for (part of) a command
+    after = [rest.strip() for rest in lines[at + 1 :] if rest.strip()]
+    if after and not re.match(r"^(›\s*)?1\.", after[0]):
+        return None  # a second line of command (or anything else) follows
+    command = line[2:].strip()
+    if _TRUNCATED.search(command) or any(_TRUNCATED.search(rest) for rest in after[:1]):
+        return None
+    return command
 
 
 def _search(pattern: str, text: str) -> bool:
@@ -52,8 +78,58 @@ def _search(pattern: str, text: str) -> bool:
         return False  # config validation rejects these; never fire on one
 
 
-def on_prompt(task: Task, config: PolicyConfig) -> Decision | None:
-    """What the policies say about the prompt a ``waiting`` task shows; None: not their business."""
+def on_command(tool: str, command: str, config: PolicyConfig) -> Decision | None:
+    """The allowlist on a complete command (the PermissionRequest hook's); None: not on.
+
+    Approves (``choice`` "yes") only when the command is plain shell, no deny
+    pattern matches it or any of its simple commands (as written, or re-quoted
+    the standard way), and every simple command matches an allow pattern.
+    """
+    if config.approve != "allowlist":
+        return None
+    if tool not in SHELL_TOOLS:
+        return Decision("allowlist", None, f"{tool} requests are never approved by the allowlist")
+    parsed = parse(command)
+    texts = [command]
+    for simple in parsed.commands:
+        texts += [simple.text, simple.canonical, " ".join(simple.words)]
+    for index, pattern in enumerate(config.deny_commands):
+        if any(_search(pattern, text) for text in texts):
+            return Decision(
+                f"deny_commands[{index}] {pattern!r}", None, "a deny pattern matches: not approved"
+            )
+    if not parsed.plain:
+        return Decision(
+            "allowlist", None, f"not a plain command ({parsed.problem}): waits for a person"
+        )
+    rules: list[str] = []
+    for simple in parsed.commands:
+        fired = next(
+            (
+                (index, pattern)
+                for index, pattern in enumerate(config.allow_commands)
+                if _search(pattern, simple.canonical) or _search(pattern, simple.text)
+            ),
+            None,
+        )
+        if fired is None:
+            return Decision(
+                "allowlist",
+                None,
+                f"no allow pattern matches {simple.canonical!r}: waits for a person",
+            )
+        rule = f"allow_commands[{fired[0]}] {fired[1]!r}"
+        if rule not in rules:
+            rules.append(rule)
+    return Decision(", ".join(rules), "yes", f"approved: {command}")
+
+
+def on_prompt(task: Task, config: PolicyConfig, hooks: bool = False) -> Decision | None:
+    """What the policies say about the prompt a ``waiting`` task shows; None: not their business.
+
+    With ``hooks`` (the task's PermissionRequest hook runs) command approvals
+    were decided there, on the complete command: the screen is never used.
+    """
     if task.state != "waiting" or not task.prompt_text:
         return None
     text = task.prompt_text
@@ -66,7 +142,7 @@ def on_prompt(task: Task, config: PolicyConfig) -> Decision | None:
         return Decision(
             "trust_workdir", None, "the menu is for another folder than the task's workdir"
         )
-    if task.reason != "approval" or config.approve != "allowlist":
+    if task.reason != "approval" or config.approve != "allowlist" or hooks:
         return None
     for index, pattern in enumerate(config.deny_commands):
         if _search(pattern, text):
@@ -75,11 +151,12 @@ def on_prompt(task: Task, config: PolicyConfig) -> Decision | None:
             )
     command = command_of(text)
     if command is None:
-        return Decision("allowlist", None, "not exactly one command line in the prompt")
-    for index, pattern in enumerate(config.allow_commands):
-        if _search(pattern, command):
-            return Decision(f"allow_commands[{index}] {pattern!r}", "yes", f"approved: {command}")
-    return Decision("allowlist", None, f"no allow pattern matches {command!r}: waits for a person")
+        return Decision(
+            "allowlist",
+            None,
+            "the screen does not show the whole command, alone: waits for a person",
+        )
+    return on_command("Bash", command, config)
 
 
 def should_kill(

@@ -113,6 +113,9 @@ def resume(
         shim_pid=None,
         window_id=None,
         pane_id=None,
+        hook_at=None,
+        hook_event=None,
+        hook_request=None,
     )
     try:
         resumed = open_window(store, store.get(task.id) or task)

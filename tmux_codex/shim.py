@@ -26,7 +26,7 @@ from tmux_codex.logtext import end_mark
 from tmux_codex.models import LIVE_STATES
 from tmux_codex.paths import env_path
 from tmux_codex.store import Store
-from tmux_codex.tmux import TASK_OPTION
+from tmux_codex.tmux import TASK_OPTION, literal
 from tmux_codex.wake import wake
 
 
@@ -34,7 +34,9 @@ def _prepare_pane(task_id: int, log_path: str) -> None:
     pane = os.environ.get("TMUX_PANE")
     if not pane:
         return
-    pipe = f"cat >> {shlex.quote(log_path)}"
+    # Quoted for the shell that runs it, then escaped for tmux, which expands
+    # formats (#{...}, #(...)) and strftime (%) in the pipe's command.
+    pipe = literal(f"cat >> {shlex.quote(log_path)}", strftime=True)
     subprocess.run(
         [
             "tmux",

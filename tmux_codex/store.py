@@ -70,6 +70,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE tasks ADD COLUMN codex_home TEXT;
     ALTER TABLE tasks ADD COLUMN prompt TEXT;
     """,
+    # 3: signals from tmux-codex's Codex hooks
+    """
+    ALTER TABLE tasks ADD COLUMN hook_at TEXT;
+    ALTER TABLE tasks ADD COLUMN hook_event TEXT;
+    ALTER TABLE tasks ADD COLUMN hook_request TEXT;
+    """,
 )
 
 _TASK_COLUMNS = (
@@ -100,6 +106,9 @@ _TASK_COLUMNS = (
     "shim_pid",
     "codex_home",
     "prompt",
+    "hook_at",
+    "hook_event",
+    "hook_request",
 )
 _UPDATABLE = frozenset(_TASK_COLUMNS) - {"id", "created_at"}
 
@@ -113,7 +122,7 @@ def _task(row: sqlite3.Row) -> Task:
 class Store:
     """The store under a ``TMUX_CODEX_HOME`` directory."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, busy_ms: int = BUSY_TIMEOUT_MS) -> None:
         self.home = home
         path = db_path(home)
         try:
@@ -122,14 +131,14 @@ class Store:
             if not path.exists():
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
                 os.close(fd)
-            self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            self.db = sqlite3.connect(path, timeout=busy_ms / 1000, isolation_level=None)
             self.writes = 0  # write transactions through this connection (see data_version)
         except (OSError, sqlite3.Error, UnsafeDirectory) as exc:
             raise StateDirError(
                 f"cannot use state directory {home} (TMUX_CODEX_HOME): {exc}"
             ) from None
         self.db.row_factory = sqlite3.Row
-        self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self.db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
         if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("PRAGMA synchronous = NORMAL")
@@ -202,7 +211,9 @@ class Store:
             marks = ", ".join("?" for _ in values)
             cur = db.execute(f"INSERT INTO tasks ({cols}) VALUES ({marks})", list(values.values()))
             task_id = int(cur.lastrowid or 0)
-            updates: dict[str, Any] = {"log_path": str(fields["log_path"]).format(id=task_id)}
+            # Not str.format: the state directory's path may hold braces.
+            log = str(fields["log_path"]).replace("{id}", str(task_id))
+            updates: dict[str, Any] = {"log_path": log}
             if name is None:
                 final = default_name
                 if db.execute("SELECT 1 FROM tasks WHERE name = ?", (final,)).fetchone():
@@ -296,10 +307,12 @@ class Store:
         with self.transaction() as db:
             for change in changes:
                 row = db.execute(
-                    "SELECT state, reason FROM tasks WHERE id = ?", (change.task_id,)
+                    "SELECT state, reason, hook_at FROM tasks WHERE id = ?", (change.task_id,)
                 ).fetchone()
                 if row is None or row["state"] not in only_from:
                     continue
+                if change.hook_at is not False and row["hook_at"] != change.hook_at:
+                    continue  # a hook spoke since the look: the look is out of date
                 values = {
                     **change.fields,
                     "state": change.state,
@@ -386,6 +399,9 @@ class StateChange:
     detail: str | None = None
     by: str = "monitor"
     fields: dict[str, Any] = field(default_factory=dict)
+    #: The task's ``hook_at`` the observation was made with; the change is dropped
+    #: when a hook recorded something since (False: written whatever hooks said).
+    hook_at: str | bool | None = False
 
 
 class StateDirError(TmuxCodexError):

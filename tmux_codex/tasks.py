@@ -8,6 +8,7 @@ to the store (state changes become events).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from tmux_codex.config import Config
 from tmux_codex.errors import BadInput, NotPossible, TaskNotFound
-from tmux_codex.models import FINAL_STATES, LIVE_STATES, Event, Task
+from tmux_codex.models import FINAL_STATES, LIVE_STATES, Event, Task, parse_stamp
 from tmux_codex.paths import env_path
 from tmux_codex.store import StateChange, Store
 from tmux_codex.tmux import PaneInfo, Tmux
@@ -208,13 +209,14 @@ def refresh(
                 exit_status=exit_status,
                 awaits_prompt=task.argv[-3:-1] != ["resume", "--"],
             )
+            verdict, request = with_hook_request(task, verdict)
             if hold is not None and hold(task, verdict):
                 continue
-            change = _change(task, verdict, by)
+            change = _change(task, verdict, by, request)
             if change is not None:
                 if verdict.state in ("done", "failed"):
                     change.detail = f"codex exited with status {exit_status}"
-                    change.fields = {"exit_code": exit_status}
+                    change.fields = {"exit_code": exit_status, "hook_request": None}
                 changes.append(change)
     if changes:
         store.set_states(changes, only_from=LIVE_STATES)
@@ -242,7 +244,44 @@ def _stale(recorded: str | None, seen: str | None, within: float = 5.0) -> bool:
     return gap.total_seconds() >= within
 
 
-def _change(task: Task, verdict: Verdict, by: str) -> StateChange | None:
+#: A permission request a hook recorded counts as ``waiting`` this long before
+#: its prompt is on screen (Codex draws it as soon as the hook is done).
+HOOK_GRACE = 5.0
+
+
+def with_hook_request(task: Task, verdict: Verdict) -> tuple[Verdict, str | None]:
+    """Combine the screen's verdict with the permission request a hook recorded.
+
+    The hook knows the complete command (the screen may cut it, and the
+    model's reason may imitate it): while the prompt is up, its text is the
+    hook's. Before the prompt is drawn the task is already ``waiting``; once
+    the prompt was seen and went away (answered), or never came, the request
+    is over. Returns the verdict and the request to keep (None: cleared).
+    """
+    from tmux_codex.classify import Verdict
+
+    raw = task.hook_request
+    if not raw:
+        return verdict, None
+    try:
+        request = json.loads(raw)
+        reason, prompt = str(request["reason"]), str(request["prompt"])
+        shown, at = bool(request.get("shown")), parse_stamp(str(request.get("at")))
+    except (ValueError, KeyError, TypeError):
+        return verdict, None
+    if verdict.state == "waiting" and verdict.reason in ("approval", "edit"):
+        request["shown"] = True
+        kept = raw if shown else json.dumps(request)
+        return Verdict("waiting", reason, prompt), kept
+    fresh = at is not None and (datetime.now(timezone.utc) - at).total_seconds() < HOOK_GRACE
+    if verdict.state in ("working", "starting") and not shown and fresh:
+        return Verdict("waiting", reason, prompt), raw
+    return verdict, None
+
+
+def _change(
+    task: Task, verdict: Verdict, by: str, request: str | None = None
+) -> StateChange | None:
     """The write a verdict on a live task needs; None when nothing changed."""
     last_output = _iso_mtime(task.log_path) or task.last_output_at
     if verdict.state in FINAL_STATES:
@@ -253,11 +292,26 @@ def _change(task: Task, verdict: Verdict, by: str) -> StateChange | None:
         verdict.prompt_text,
         verdict.error,
     )
-    fields = {"prompt_text": prompt, "error": error, "last_output_at": last_output}
-    current = (task.state, task.reason, task.prompt_text, task.error)
-    if current == (state, reason, prompt, error) and not _stale(task.last_output_at, last_output):
+    fields = {
+        "prompt_text": prompt,
+        "error": error,
+        "last_output_at": last_output,
+        "hook_request": request,
+    }
+    current = (task.state, task.reason, task.prompt_text, task.error, task.hook_request)
+    if current == (state, reason, prompt, error, request) and not _stale(
+        task.last_output_at, last_output
+    ):
         return None
-    return StateChange(task.id, state, reason=reason, detail=prompt or error, by=by, fields=fields)
+    return StateChange(
+        task.id,
+        state,
+        reason=reason,
+        detail=prompt or error,
+        by=by,
+        fields=fields,
+        hook_at=task.hook_at,
+    )
 
 
 def list_tasks(ctx: Context, include_final: bool = False, state: str | None = None) -> list[Task]:

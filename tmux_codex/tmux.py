@@ -37,6 +37,36 @@ _NO_SERVER = ("no server running", "error connecting to", "No such file or direc
 
 #: A tmux command that takes longer has a hung server behind it.
 TMUX_TIMEOUT = 30.0
+#: A run of ``#`` that tmux's format expansion does not copy as it is.
+_HASHES = re.compile(r"#+(?![#\[])")
+
+
+def literal(text: str, formats: bool = True, strftime: bool = False) -> str:
+    """``text`` as one argument of a tmux command that tmux takes literally.
+
+    tmux splits its command line into commands at arguments ending in ``;``:
+    ``X;`` is ``X`` and the end of the command, ``X\\;`` is ``X;`` (so ``X\\\\;``
+    is ``X\\;``); no other backslash is special (``cmd_parse_from_arguments``,
+    checked with tmux 3.3a).
+    With ``formats`` (``new-window -n``/``-c``, ``new-session -s``/``-n``/``-c``,
+    ``rename-window``, ``display-message``, ``pipe-pane``: tmux expands
+    ``#{...}``, ``#(command)`` and the like in them) each ``#`` is doubled,
+    except in a run of ``#`` just before ``[``, which tmux copies as it is
+    (a style, ``#[...]``, is left for drawing). With ``strftime``
+    (``display-message`` and ``pipe-pane`` pass through ``strftime`` first)
+    each ``%`` is doubled too. Targets (``-t``, ``-c CLIENT``) and option
+    values (without ``-F``) are not expanded: ``formats=False``.
+    """
+    if formats:
+        text = _HASHES.sub(lambda m: m.group() * 2, text)
+    if strftime:
+        text = text.replace("%", "%%")
+    if text.endswith(";"):
+        text = text[:-1] + "\\;"
+    return text
+
+
+_literal = literal  # for methods with a ``literal`` parameter
 
 
 @dataclass(frozen=True)
@@ -219,7 +249,8 @@ class Tmux:
         args = ["send-keys", "-t", pane_id]
         if literal:
             args.append("-l")
-        self.run(*args, *keys)
+        # Keys are not formats, but one ending in ";" would end the command.
+        self.run(*args, *(_literal(key, formats=False) for key in keys))
 
     def paste(self, pane_id: str, text: str, buffer: str) -> None:
         """Paste ``text`` into the pane as a bracketed paste, byte-exact."""
@@ -227,7 +258,7 @@ class Tmux:
         self.run("paste-buffer", "-p", "-d", "-b", buffer, "-t", pane_id)
 
     def set_window_option(self, window_id: str, name: str, value: str) -> None:
-        self.run("set-option", "-w", "-t", window_id, name, value)
+        self.run("set-option", "-w", "-t", window_id, name, literal(value, formats=False))
 
     def kill_window(self, window_id: str) -> None:
         self.run("kill-window", "-t", window_id, check=False)
@@ -257,9 +288,13 @@ class Tmux:
         from libtmux import exc as libtmux_exc
 
         server = libtmux.Server(socket_name=self.socket or None)
+        # libtmux hands these to tmux as they are (argv, no quoting of its own).
+        # tmux expands formats in the name, directory and session name; not in
+        # the command, where only a last ";" needs its escape.
+        command = literal(command, formats=False)
         kwargs: dict[str, Any] = {
-            "window_name": name,
-            "start_directory": cwd,
+            "window_name": literal(name),
+            "start_directory": literal(cwd),
         }
         window = None
         try:
@@ -267,7 +302,7 @@ class Tmux:
             if existing is None:
                 try:
                     made = server.new_session(
-                        session_name=session,
+                        session_name=literal(session),
                         attach=False,
                         window_command=command,
                         x=width,
@@ -282,7 +317,10 @@ class Tmux:
                         raise
                     existing = server.sessions.get(session_name=session, default=None)
             if window is None:
-                assert existing is not None
+                if existing is None:
+                    raise TmuxUnavailable(
+                        f"tmux says session {session!r} exists, but it is not among its sessions"
+                    )
                 window = existing.new_window(attach=False, window_shell=command, **kwargs)
         except libtmux_exc.LibTmuxException as exc:
             raise TmuxUnavailable(f"tmux could not create the task's window: {exc}") from None

@@ -296,6 +296,37 @@ def run(req: Request) -> Reply:
     return answer(rid, RUN_DONE)
 
 
+ESCALATE_DONE = "The escalated command was answered."
+
+
+def escalate(req: Request) -> Reply:
+    """Ask to run, outside the sandbox, the command the user's message gives as JSON.
+
+    The message holds ``{"cmd": "...", "justification": "..."}`` after the tag,
+    so a test can put any bytes (newlines, quotes, 40 lines) in the command the
+    approval prompt is about, and any reason text above it.
+    """
+    rid = _rid(req, "escalate")
+    text = req.user_text
+    try:
+        spec = json.loads(text[text.index("{") : text.rindex("}") + 1])
+        cmd, why = str(spec["cmd"]), str(spec.get("justification", "The test asks for it."))
+    except (ValueError, KeyError, TypeError):
+        return answer(rid, 'escalate needs {"cmd": ...} after its tag')
+    if req.step == 0:
+        return call(
+            rid,
+            "exec_command",
+            {
+                "cmd": cmd,
+                "login": False,
+                "sandbox_permissions": "require_escalated",
+                "justification": why,
+            },
+        )
+    return answer(rid, ESCALATE_DONE)
+
+
 def loop(req: Request) -> Reply:
     """A stuck model: the same command, over and over, then it gives up."""
     rid = _rid(req, "loop")
@@ -319,6 +350,7 @@ SCENARIOS: dict[str, Callable[[Request], Reply]] = {
     "hang-headers": hang_headers,
     "loop": loop,
     "run": run,
+    "escalate": escalate,
 }
 
 

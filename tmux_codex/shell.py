@@ -1,0 +1,360 @@
+"""Reading a shell command the way bash will run it, with tree-sitter-bash.
+
+Codex itself parses commands with tree-sitter-bash; so does this module, to
+tell a policy what a command is made of. It is deliberately narrow: a
+command is *plain* when it is made only of simple commands (a name and its
+arguments, as literal words or quoted strings) joined by ``;``, ``&&``,
+``||``, ``|``, ``|&``, ``&`` or newlines, with no redirection other than to
+or from ``/dev/null``, a file read with ``<``, or a descriptor copy
+(``2>&1``). Anything else is a reason for a person to look: command or
+process substitution, backticks, variables, subshells, groups, functions,
+control flow, here-documents, assignments, redirection into files, a parse
+error, or any node this module does not know. Commands that run their
+arguments as a command (``eval``, ``sh -c``, ``env``, ``xargs``, ``find
+-exec``, …) are named so a policy can refuse them.
+
+Pure: no I/O; the parser is made once per process.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tree_sitter import Node, Parser
+
+#: Commands that run (part of) their arguments as another command: what they
+#: run is not what a pattern sees, so a policy never approves them.
+INDIRECT = frozenset(
+    {
+        ".",
+        "source",
+        "eval",
+        "exec",
+        "command",
+        "builtin",
+        "sh",
+        "bash",
+        "dash",
+        "zsh",
+        "ksh",
+        "mksh",
+        "csh",
+        "tcsh",
+        "fish",
+        "busybox",
+        "env",
+        "xargs",
+        "parallel",
+        "sudo",
+        "doas",
+        "su",
+        "runuser",
+        "pkexec",
+        "nohup",
+        "setsid",
+        "timeout",
+        "time",
+        "nice",
+        "ionice",
+        "chrt",
+        "taskset",
+        "stdbuf",
+        "unbuffer",
+        "flock",
+        "watch",
+        "script",
+        "chroot",
+        "unshare",
+        "nsenter",
+        "systemd-run",
+        "ssh",
+        "strace",
+        "ltrace",
+        "gdb",
+        "trap",
+    }
+)
+#: ``find`` arguments that run a command for each file.
+FIND_EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+
+#: Node types a plain command may hold (named ones; anonymous tokens are checked apart).
+_STRUCTURE = frozenset({"program", "list", "pipeline", "comment"})
+_OPERATORS = frozenset({";", "&&", "||", "|", "|&", "&", "\n"})
+_ARGUMENT = frozenset({"word", "number", "raw_string", "string", "concatenation"})
+#: Characters that never stand unquoted in a plain word (bash would give them meaning
+#: tree-sitter may not): expansions, substitutions, operators.
+_UNSAFE_IN_WORD = frozenset("$`()<>|;&\n")
+#: And in a command's name: globs too (``/bin/l?`` runs ``ls``).
+_UNSAFE_IN_NAME = _UNSAFE_IN_WORD | frozenset("*?[]{}~=")
+#: Redirections a plain command may have: operator → where to.
+_WRITES = frozenset({">", ">>", "&>", "&>>", ">|"})
+_DUPS = frozenset({">&", "<&"})
+NULL_DEVICE = "/dev/null"
+
+
+@dataclass(frozen=True)
+class Simple:
+    """One simple command: its words as bash will pass them, and its text as written."""
+
+    words: tuple[str, ...]
+    text: str  # the command's own source text (without its redirections)
+
+    @property
+    def name(self) -> str:
+        return self.words[0]
+
+    @property
+    def canonical(self) -> str:
+        """The words, re-quoted the one standard way (``echo 'a b'``)."""
+        return shlex.join(self.words)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A command read as shell: its simple commands, or why it is not plain."""
+
+    commands: tuple[Simple, ...]
+    problem: str | None  # None: plain; else one line for a person
+
+    @property
+    def plain(self) -> bool:
+        return self.problem is None
+
+
+class _NotPlain(Exception):
+    pass
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Parser:
+    import tree_sitter
+    import tree_sitter_bash
+
+    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
+
+
+def _text(node: Node) -> str:
+    return (node.text or b"").decode("utf-8", errors="replace")
+
+
+def _describe(node: Node) -> str:
+    what = {
+        "command_substitution": "a command substitution",
+        "process_substitution": "a process substitution",
+        "simple_expansion": "a variable",
+        "expansion": "a variable",
+        "arithmetic_expansion": "an arithmetic expansion",
+        "subshell": "a subshell",
+        "compound_statement": "a command group",
+        "function_definition": "a function definition",
+        "heredoc_redirect": "a here-document",
+        "herestring_redirect": "a here-string",
+        "variable_assignment": "a variable assignment",
+        "variable_assignments": "a variable assignment",
+        "declaration_command": "a declaration",
+        "unset_command": "unset",
+        "negated_command": "a negated command",
+        "test_command": "a test command",
+        "if_statement": "an if statement",
+        "while_statement": "a loop",
+        "for_statement": "a loop",
+        "c_style_for_statement": "a loop",
+        "case_statement": "a case statement",
+        "ansi_c_string": "a $'…' string",
+        "translated_string": 'a $"…" string',
+    }.get(node.type, f"shell syntax it does not read ({node.type})")
+    snippet = _text(node).replace("\n", " ")
+    if len(snippet) > 60:
+        snippet = snippet[:57] + "..."
+    return f"{what}: {snippet}"
+
+
+def _unquote_word(raw: str, unsafe: frozenset[str]) -> str:
+    """A bare word as bash passes it: backslash escapes undone; refuse what bash expands."""
+    out: list[str] = []
+    escaped = False
+    for char in raw:
+        if escaped:
+            if char != "\n":  # a backslash-newline is a line continuation
+                out.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in unsafe:
+            raise _NotPlain(f"a word bash would expand or split: {raw}")
+        else:
+            out.append(char)
+    if escaped:
+        raise _NotPlain(f"a word that ends in a backslash: {raw}")
+    return "".join(out)
+
+
+def _string(node: Node) -> str:
+    """A double-quoted string with no expansion in it."""
+    parts: list[str] = []
+    for child in node.children:
+        if child.type == '"':
+            continue
+        if child.type != "string_content":
+            raise _NotPlain(_describe(child))
+        content = _text(child)
+        if "$" in content or "`" in content or "\\" in content:
+            raise _NotPlain(f"a quoted string bash would expand: {_text(node)}")
+        parts.append(content)
+    return "".join(parts)
+
+
+def _argument(node: Node, unsafe: frozenset[str] = _UNSAFE_IN_WORD) -> str:
+    kind = node.type
+    if kind in ("word", "number"):
+        return _unquote_word(_text(node), unsafe)
+    if kind == "raw_string":
+        raw = _text(node)
+        if len(raw) < 2 or raw[0] != "'" or raw[-1] != "'":
+            raise _NotPlain(f"a quoted string it cannot read: {raw}")
+        return raw[1:-1]
+    if kind == "string":
+        return _string(node)
+    if kind == "concatenation":
+        return "".join(_argument(child, unsafe) for child in node.children)
+    raise _NotPlain(_describe(node))
+
+
+#: What may stand between the words of one simple command: blanks and line continuations.
+_GAP = re.compile(rb"(?:[ \t]|\\\n)*")
+
+
+def _check_gaps(node: Node) -> None:
+    """Refuse a newline between the parts of one command: bash ends the command there.
+
+    tree-sitter-bash sometimes reads ``ls | ls\ntouch x`` as one command
+    ``ls touch x``; bash runs ``touch x``. Where the two could differ, a person looks.
+    """
+    source = node.text or b""
+    position = node.start_byte
+    for child in node.children:
+        gap = source[position - node.start_byte : child.start_byte - node.start_byte]
+        if position != node.start_byte and not _GAP.fullmatch(gap):
+            raise _NotPlain(f"a command that goes on after a line break: {_text(node)}")
+        position = child.end_byte
+
+
+def _simple(node: Node) -> Simple:
+    _check_gaps(node)
+    words: list[str] = []
+    for child in node.children:
+        if child.type == "command_name":
+            if child.named_child_count != 1 or child.named_children[0].type not in _ARGUMENT:
+                raise _NotPlain(
+                    _describe(child.named_children[0] if child.named_children else child)
+                )
+            words.append(_argument(child.named_children[0], _UNSAFE_IN_NAME))
+        elif child.type in _ARGUMENT:
+            if not words:
+                raise _NotPlain(_describe(child))
+            words.append(_argument(child))
+        elif child.type == "comment":
+            continue
+        else:
+            raise _NotPlain(_describe(child))
+    if not words or not words[0]:
+        raise _NotPlain(f"a command without a name: {_text(node)}")
+    return Simple(tuple(words), _text(node))
+
+
+def _redirect(node: Node) -> None:
+    """Only ``> /dev/null`` (and friends), ``< file`` and descriptor copies are plain."""
+    if node.type != "file_redirect":
+        raise _NotPlain(_describe(node))
+    operator = ""
+    target: Node | None = None
+    for child in node.children:
+        if child.type == "file_descriptor":
+            continue
+        if not child.is_named:
+            operator = child.type
+        elif target is None:
+            target = child
+        else:
+            raise _NotPlain(f"a redirection it cannot read: {_text(node)}")
+    if target is None:
+        raise _NotPlain(f"a redirection it cannot read: {_text(node)}")
+    where = _argument(target)
+    if operator in _DUPS:
+        if where == "-" or where.isdigit():
+            return
+        raise _NotPlain(f"a redirection into a file: {_text(node)}")
+    if operator == "<":
+        return  # reading a file runs nothing
+    if operator in _WRITES and where == NULL_DEVICE:
+        return
+    raise _NotPlain(f"a redirection into a file: {_text(node)}")
+
+
+def _walk(node: Node, found: list[Simple]) -> None:
+    kind = node.type
+    if kind in _STRUCTURE:
+        for child in node.children:
+            if child.is_named:
+                _walk(child, found)
+            elif child.type not in _OPERATORS:
+                raise _NotPlain(f"shell syntax it does not read: {child.type!r}")
+        return
+    if kind == "command":
+        found.append(_simple(node))
+        return
+    if kind == "redirected_statement":
+        _check_gaps(node)
+        body = node.child_by_field_name("body")
+        for child in node.children:
+            if child == body:
+                continue
+            _redirect(child)
+        if body is None or body.type not in ("command", "pipeline", "list"):
+            raise _NotPlain(_describe(body if body is not None else node))
+        _walk(body, found)
+        return
+    raise _NotPlain(_describe(node))
+
+
+def parse(command: str) -> Parsed:
+    """Read ``command`` as bash would: its simple commands, or why it is not plain."""
+    if "\0" in command:
+        return Parsed((), "a NUL byte in the command")
+    if not command.strip():
+        return Parsed((), "an empty command")
+    try:
+        source = command.encode("utf-8")
+    except UnicodeEncodeError:
+        return Parsed((), "text that is not UTF-8")
+    tree = _parser().parse(source)
+    root = tree.root_node
+    if root.has_error:
+        return Parsed((), "bash syntax it cannot read (a parse error)")
+    found: list[Simple] = []
+    try:
+        _walk(root, found)
+    except _NotPlain as exc:
+        return Parsed((), str(exc))
+    if not found:
+        return Parsed((), "no command in it")
+    for simple in found:
+        problem = indirection(simple)
+        if problem is not None:
+            return Parsed(tuple(found), problem)
+    return Parsed(tuple(found), None)
+
+
+def indirection(simple: Simple) -> str | None:
+    """Why ``simple`` runs another command than the one it names, or None."""
+    base = simple.name.rsplit("/", 1)[-1]
+    if base in INDIRECT:
+        return f"{base!r} runs another command: {simple.text}"
+    if base == "find" and FIND_EXEC.intersection(simple.words[1:]):
+        return f"find -exec runs another command: {simple.text}"
+    return None
