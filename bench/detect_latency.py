@@ -29,7 +29,9 @@ t1 - t0, polling latency t2 - t0 (expected median about half the interval).
 Both are measured from the log, which tmux writes a little after it draws the
 pane: a capture may see the prompt (and a latency be below zero) before it.
 Also shown: how long before drawing the prompt Codex printed its ``blocked``
-state escape (the monitor's cue to look).
+state escape (the monitor's cue to look), and how long from sending the
+message to the prompt being drawn (with hooks on, the PermissionRequest hook
+runs in that time: the difference between the two runs is what it adds).
 
 ``--count-looks`` runs the same monitor through a small wrapper that reports
 how many captures ("looks") it made (``Monitor.looks``, logged on SIGUSR1).
@@ -301,6 +303,7 @@ class Bench(Fleet):
         monitor_ms: list[float] = []
         polling_ms: list[float] = []
         announce_ms: list[float] = []
+        turn_ms: list[float] = []  # the message sent -> the prompt drawn (the hook is in it)
         misses: list[str] = []
         odd: list[str] = []
         for round_no in range(1, self.args.prompts + 1):
@@ -320,6 +323,7 @@ class Bench(Fleet):
                     )
                 time.sleep(0.01)
             t0 = watch.t0
+            turn_ms.append((t0 - began) * 1000)
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and (
                 watch.t1 is None or poller.first_waiting(began) is None
@@ -345,7 +349,7 @@ class Bench(Fleet):
             if any(p not in ("idle", "working", "waiting:approval", "starting") for p in path):
                 odd.append(f"round {round_no}: stored states {' -> '.join(path)}")
         looks_after = self.looks()
-        self.report(monitor_ms, polling_ms, announce_ms, looks_before, looks_after)
+        self.report(monitor_ms, polling_ms, announce_ms, turn_ms, looks_before, looks_after)
         for line in odd + misses:
             print(f"  note: {line}")
         for thread in self.threads:
@@ -366,6 +370,7 @@ class Bench(Fleet):
         monitor_ms: list[float],
         polling_ms: list[float],
         announce_ms: list[float],
+        turn_ms: list[float],
         looks_before: int | None,
         looks_after: int | None,
     ) -> None:
@@ -380,6 +385,7 @@ class Bench(Fleet):
             ("monitor (store says waiting)", monitor_ms),
             (f"{interval_ms:.0f} ms capture-pane polling", polling_ms),
             ("(Codex's blocked escape -> prompt)", announce_ms),
+            ("(message sent -> prompt drawn)", turn_ms),
         ]
         for name, values in rows:
             if not values:
