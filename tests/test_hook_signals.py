@@ -8,16 +8,17 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from tmux_codex import hook
+from tmux_codex import hook, pending
 from tmux_codex.classify import Verdict
 from tmux_codex.hooks import hook_command
 from tmux_codex.models import Task, now
 from tmux_codex.store import StateChange, Store
-from tmux_codex.tasks import with_hook_request
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield home
 
 
-def request(command: str, tool: str = "Bash") -> dict[str, object]:
+def request_payload(command: str, tool: str = "Bash") -> dict[str, object]:
     return {
         "session_id": "0199aaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
         "hook_event_name": "PermissionRequest",
@@ -69,7 +70,7 @@ def test_session_start_gives_the_session_id(home: Path) -> None:
 
 
 def test_an_allowed_command_is_answered_allow(home: Path) -> None:
-    answer = hook.handle(home, 1, "PermissionRequest", request("ls -la"))
+    answer = hook.handle(home, 1, "PermissionRequest", request_payload("ls -la"))
     assert answer == hook.ALLOW
     assert task(home).state == "working" and task(home).hook_request is None
     assert policy_events(home) == [
@@ -80,15 +81,17 @@ def test_an_allowed_command_is_answered_allow(home: Path) -> None:
 
 def test_anything_else_waits_with_the_whole_command(home: Path) -> None:
     command = "ls\n" + "true\n" * 40 + "touch victim"
-    assert hook.handle(home, 1, "PermissionRequest", request(command)) is None
+    assert hook.handle(home, 1, "PermissionRequest", request_payload(command)) is None
     found = task(home)
     assert (found.state, found.reason) == ("waiting", "approval")
     assert found.prompt_text is not None and found.prompt_text.endswith("$ " + command)
-    assert json.loads(found.hook_request or "")["shown"] is False
+    assert [r.shown for r in pending.load(found.hook_request)] == [False]
     assert "waits for a person" in policy_events(home)[0]
-    # An edit: never approved by the command allowlist, whatever it holds.
+    # It ran (approved in the window); an edit comes next: never approved by the
+    # command allowlist, whatever it holds.
+    hook.handle(home, 1, "PostToolUse", {"tool_name": "Bash", "tool_input": {"command": command}})
     patch = "*** Begin Patch\n*** Add File: ls\n+x\n*** End Patch"
-    assert hook.handle(home, 1, "PermissionRequest", request(patch, "apply_patch")) is None
+    assert hook.handle(home, 1, "PermissionRequest", request_payload(patch, "apply_patch")) is None
     assert task(home).reason == "edit"
     assert task(home).prompt_text == f"Would you like to make the following edits?\n{patch}"
     # Stop: the request is over, the last message is kept.
@@ -100,7 +103,7 @@ def test_a_broken_config_approves_nothing(home: Path, monkeypatch: pytest.Monkey
     broken = home.parent / "broken.toml"
     broken.write_text("[policy\n")
     monkeypatch.setenv("TMUX_CODEX_CONFIG", str(broken))
-    assert hook.handle(home, 1, "PermissionRequest", request("ls")) is None
+    assert hook.handle(home, 1, "PermissionRequest", request_payload("ls")) is None
     assert task(home).state == "waiting" and policy_events(home) == []
 
 
@@ -119,7 +122,7 @@ def test_the_program_as_codex_runs_it(home: Path) -> None:
     """bash -c COMMAND with the JSON on stdin; an allowed command gets the allow JSON."""
     done = subprocess.run(
         ["bash", "-c", hook_command(home, 1, "PermissionRequest")],
-        input=json.dumps(request("ls -la")).encode(),
+        input=json.dumps(request_payload("ls -la")).encode(),
         capture_output=True,
         timeout=60,
         check=False,
@@ -130,7 +133,7 @@ def test_the_program_as_codex_runs_it(home: Path) -> None:
     (home.parent / "json.py").write_text("raise SystemExit('hijacked')\n")
     done = subprocess.run(
         ["bash", "-c", hook_command(home, 1, "PermissionRequest")],
-        input=json.dumps(request("ls")).encode(),
+        input=json.dumps(request_payload("ls")).encode(),
         capture_output=True,
         cwd=home.parent,
         timeout=60,
@@ -139,49 +142,71 @@ def test_the_program_as_codex_runs_it(home: Path) -> None:
     assert json.loads(done.stdout) == hook.ALLOW
 
 
-def _task(hook_request: dict[str, object] | None) -> Task:
-    return Task(
-        id=1,
-        name="t",
-        state="working",
-        mode="tui",
-        workdir="/src",
-        argv=[],
-        created_at="",
-        updated_at="",
-        log_path="",
-        hook_request=json.dumps(hook_request) if hook_request else None,
-    )
-
-
-SCREEN_PROMPT = Verdict("waiting", "approval", "Would you like…\n$ ls -la 2>&1 [… 3 lines]")
+APPROVAL = "Would you like to run the following command?\nReason: r\n$ {}\n1. Yes, proceed (y)"
 WORKING = Verdict("working", None, None)
 
 
+def request(command: str, at: str | None = None, shown: bool = False) -> pending.Request:
+    return pending.Request("approval", f"FULL {command}", command, at or now(), shown=shown)
+
+
+def screen(command: str) -> Verdict:
+    return Verdict("waiting", "approval", APPROVAL.format(command))
+
+
 def test_the_hook_request_and_the_screen() -> None:
-    pending = {"reason": "approval", "prompt": "FULL", "at": now(), "shown": False}
-    # While the prompt is up its text is the hook's (complete) one.
-    verdict, kept = with_hook_request(_task(pending), SCREEN_PROMPT)
-    assert verdict == Verdict("waiting", "approval", "FULL")
-    assert kept is not None and json.loads(kept)["shown"] is True
+    clock = datetime.now(timezone.utc)
+    one = [request("ls -la && true\n" + "true\n" * 40)]
+    # While the prompt is up its text is the hook's (complete) one; the screen cuts it.
+    verdict, kept = pending.combine(one, screen("ls -la && true [… 41 lines]"), clock)
+    assert verdict == Verdict("waiting", "approval", one[0].prompt)
+    assert kept[0].shown
     # Before it is drawn: already waiting.
-    verdict, kept = with_hook_request(_task(pending), WORKING)
-    assert verdict.state == "waiting" and kept is not None
-    # Drawn, then gone (answered): the screen's verdict, the request cleared.
-    shown = {**pending, "shown": True}
-    assert with_hook_request(_task(shown), WORKING) == (WORKING, None)
-    # Never drawn for longer than the grace: over.
-    old = {**pending, "at": "2000-01-01T00:00:00.000000Z"}
-    assert with_hook_request(_task(old), WORKING) == (WORKING, None)
-    # Another prompt, or idle: the screen wins.
+    verdict, kept = pending.combine(one, WORKING, clock)
+    assert verdict.state == "waiting" and kept == one
+    # Drawn, then gone (answered): the screen's verdict, the request over.
+    assert pending.combine([replace(one[0], shown=True)], WORKING, clock) == (WORKING, [])
+    # Never drawn for longer than the grace: not waiting, but kept for its prompt.
+    old = [request("ls", at="2000-01-01T00:00:00.000000Z")]
+    assert pending.combine(old, WORKING, clock) == (WORKING, old)
+    # Idle, or another kind of prompt: the turn's requests are over.
     idle = Verdict("idle", None, None)
-    assert with_hook_request(_task(pending), idle) == (idle, None)
-    assert with_hook_request(_task(None), SCREEN_PROMPT) == (SCREEN_PROMPT, None)
+    assert pending.combine(one, idle, clock) == (idle, [])
+    assert pending.combine([], screen("ls"), clock) == (screen("ls"), [])
+
+
+def test_two_requests_of_one_turn() -> None:
+    """Codex asks about two tool calls at once: both hooks run before any prompt is drawn.
+    Each prompt gets its own request's text, whatever the order; none is guessed."""
+    clock = datetime.now(timezone.utc)
+    both = [request("touch PWNED_A"), request("touch PWNED_B")]
+    verdict, kept = pending.combine(both, screen("touch PWNED_B"), clock)
+    assert verdict.prompt_text == "FULL touch PWNED_B"
+    assert [r.shown for r in kept] == [False, True]
+    verdict, kept = pending.combine(kept, screen("touch PWNED_A"), clock)
+    assert verdict.prompt_text == "FULL touch PWNED_A"
+    # A prompt that fits neither, or both (the same command twice): the screen's own text.
+    assert pending.combine(both, screen("rm x"), clock)[0] == screen("rm x")
+    same = [request("ls"), request("ls")]
+    assert pending.combine(same, screen("ls"), clock)[0] == screen("ls")
+    # PostToolUse takes the one that ran.
+    assert pending.answered(both, "touch PWNED_A") == [both[1]]
+
+
+def test_parallel_hooks_keep_every_request(home: Path) -> None:
+    hook.handle(home, 1, "PermissionRequest", request_payload("touch a"))
+    hook.handle(home, 1, "PermissionRequest", request_payload("touch b"))
+    kept = pending.load(task(home).hook_request)
+    assert [r.command for r in kept] == ["touch a", "touch b"]
+    # The first one's prompt stays the task's until the screen says which is up.
+    assert (task(home).prompt_text or "").endswith("$ touch a")
+    hook.handle(home, 1, "PostToolUse", {"tool_name": "Bash", "tool_input": {"command": "touch a"}})
+    assert [r.command for r in pending.load(task(home).hook_request)] == ["touch b"]
 
 
 def test_a_look_that_raced_a_hook_writes_nothing(home: Path) -> None:
     seen = task(home).hook_at
-    hook.handle(home, 1, "PermissionRequest", request("ls; x"))
+    hook.handle(home, 1, "PermissionRequest", request_payload("ls; x"))
     with Store(home) as store:
         change = StateChange(1, "working", hook_at=seen)
         store.set_states([change], only_from=frozenset({"waiting", "working"}))

@@ -201,3 +201,39 @@ def test_exec_tasks_run_the_hooks_too(cli: Cli, codex_env: CodexEnv) -> None:
     done = wait_stored(cli, task, "done")
     assert done["hook_at"] is not None and done["codex_session_id"]
     wait_until(lambda: stored(cli, task)["last_message"] == sc.MAKE_FILE_DONE, 30, what="message")
+
+
+def test_two_prompts_of_one_turn_are_answered_one_by_one(cli: Cli, codex_env: CodexEnv) -> None:
+    """The model asks to run two commands at once: both hooks run before either prompt is
+    drawn. Each approve answers the prompt on screen, with that prompt's own text, and
+    never the next one."""
+    work = codex_env.workdir()
+    both = json.dumps({"cmds": ["touch PWNED_A", "touch PWNED_B"]})
+    task = start(cli, work, f"[scenario:escalate] {both}")
+    first = wait_stored(cli, task, "waiting")
+    wait_until(
+        lambda: cli.task(task)["prompt_text"] in (FULL_A, FULL_B), 60, what="a prompt of its own"
+    )
+    shown = cli.task(task)["prompt_text"]
+    assert first["reason"] == "approval"
+    cli.run("approve", str(task))
+    ran, other = ("PWNED_A", "PWNED_B") if shown == FULL_A else ("PWNED_B", "PWNED_A")
+    wait_until(lambda: (work / ran).exists(), 60, what=f"{ran} to be made")
+    # The second prompt, with its own command; the first approve did not answer it.
+    wait_until(
+        lambda: cli.task(task)["state"] == "waiting" and other in cli.task(task)["prompt_text"],
+        60,
+        what="the second prompt",
+    )
+    assert not (work / other).exists()
+    cli.run("deny", str(task))
+    wait_stored(cli, task, "idle")
+    assert not (work / other).exists()
+    approved = [e for e in events(cli, task) if (e["detail"] or "").startswith("approved")]
+    assert len(approved) == 1 and ran in approved[0]["detail"], approved
+
+
+FULL_A = (
+    "Would you like to run the following command?\nReason: The test asks for it.\n$ touch PWNED_A"
+)
+FULL_B = FULL_A.replace("PWNED_A", "PWNED_B")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
+import sys
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -341,3 +343,69 @@ def test_reason_text_imitating_a_command_line_changes_nothing(reason: str, fake:
     assert decision is None or decision.choice is None
     decision = on_prompt(task(prompt=approval(f"touch PWNED # {reason} {fake}")), LS)
     assert decision is None or decision.choice is None
+
+
+REVIEW = PolicyConfig(
+    approve="allowlist",
+    allow_commands=(r"^ls\b", r"^echo ", r"^git (status|diff|log)\b", r"^cat ", r"^grep "),
+)
+
+
+def test_where_tree_sitter_and_bash_read_otherwise_a_person_looks() -> None:
+    """Inputs on which tree-sitter-bash and bash disagree (found in review, each ran a
+    command on the real Codex before it was fixed): never approved."""
+    for command in [
+        "ls <\\\r\n{sh,-c,'id>PWNED'}",  # CR: bash's line continuation is not one
+        "cat\\\n/evil x",  # bash joins the words: ./cat/evil
+        "git status\\\ntouch",  # git statustouch
+        "echo *\\\n*ls",
+        "ls;\x0c",  # form feed: a command named $'\f'
+        "ls\x0b",
+        "echo a|\x0ccat b",
+        "echo data >&2\x0b",
+        "ls x\r",
+        "ls \x1b[2K",
+        "ls \x9bx",
+        "ls 3</dev/tcp/example.invalid/80",  # bash opens a connection
+        "grep x </dev/udp/example.invalid/53",
+        "ls/x",  # ./ls/x, not ls
+        "ls'/x'",
+        "ls-evil",
+        "ls.sh",
+        "git status-x",  # git runs git-status-x
+        "git log'/../x'",
+    ]:
+        decision = on_command("Bash", command, REVIEW)
+        assert decision is not None and decision.choice is None, (command, decision)
+    for command in ["ls -la", "ls", "git status", "git log -1", "echo 'a b'", 'echo "a\nb"']:
+        decision = on_command("Bash", command, REVIEW)
+        assert decision is not None and decision.choice == "yes", command
+    # Words as bash gets them: a newline inside double quotes is part of the word.
+    assert [s.words for s in parse('echo "a\nb"').commands] == [("echo", "a\nb")]
+
+
+def test_the_screen_is_read_only_for_plain_characters() -> None:
+    """Codex draws a command without its control characters: ``ls x\\\\\\r;{sh,…}`` shows as
+    ``ls x\\\\;{sh,…}``. From the screen only letters, digits and ``._/=:,@%+-`` are read."""
+    config = PolicyConfig(approve="allowlist", allow_commands=(r"^ls\b",))
+    for shown in ["ls x\\;{sh,-c,'id>PWNED'}", "ls 'a b'", 'ls "x"', "ls $HOME", "ls x;y"]:
+        decision = on_prompt(task(prompt=approval(shown)), config)
+        assert decision is not None and decision.choice is None, shown
+    yes = on_prompt(task(prompt=approval("ls -la src/a.py")), config)
+    assert yes is not None and yes.choice == "yes"
+
+
+def test_the_parser_survives_odd_text() -> None:
+    """tree-sitter crashed the process after thousands of odd unicode inputs through one
+    reused parser; a parser per command does not (run apart: a crash is an exit code)."""
+    script = (
+        "import random\n"
+        "from tmux_codex.shell import parse\n"
+        "random.seed(1)\n"
+        "pick = lambda: chr(random.choice([random.randint(0x20, 0x7e),"
+        " random.randint(0xa0, 0x2fff), random.randint(0x10000, 0x10ffff), 10, 9]))\n"
+        "for _ in range(30000):\n"
+        "    parse(''.join(pick() for _ in range(random.randint(0, 60))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -130,6 +130,23 @@ def test_tmux_takes_literal_text_literally(server: libtmux.Server, tmp_path: Pat
     assert not _ran("pwned-literal", tmp_path)
 
 
+def test_keys_are_sent_literally(server: libtmux.Server, tmp_path: Path) -> None:
+    """``send TASK 'abc;'`` delivered ``abc`` and ``'x\\;'`` delivered ``x;``: a final ";"
+    ends a tmux command unless escaped. Keys reach the pane byte for byte."""
+    tmux = Tmux(str(server.socket_name))
+    out = tmp_path / "typed"
+    tmux.run("new-session", "-d", "-s", "keys", "-x", "80", "-y", "20", f"cat > {out}")
+    pane = tmux.run("display-message", "-p", "-t", "keys:", "#{pane_id}")[0]
+    sent = ["abc;", "x\\;", ";", "\\", "#(touch pwned-keys) %H #{pane_id}"]
+    for text in sent:
+        tmux.send_keys(pane, text, literal=True)
+        tmux.send_keys(pane, "Enter")
+    tmux.send_keys(pane, "C-d")
+    wait_until(lambda: out.exists() and out.read_text().count("\n") == len(sent), WAIT)
+    assert out.read_text().splitlines() == sent
+    assert not _ran("pwned-keys", tmp_path)
+
+
 # -- the log pipe -------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ shell completion."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -145,6 +146,7 @@ def test_tpm_plugin_binds_keys_from_tmux_options(
     server.cmd("set-option", "-g", "@tmux-codex-key-fleet", "F")
     server.cmd("set-option", "-g", "@tmux-codex-key-log", "")
     server.cmd("set-option", "-g", "status-right", "mine")
+    server.cmd("set-option", "-g", "status-right-length", "50")
     server.cmd("run-shell", str(ROOT / "tmux-codex.tmux"))
     keys = "\n".join(server.cmd("list-keys", "-T", "prefix").stdout)
     bound = {
@@ -161,6 +163,23 @@ def test_tpm_plugin_binds_keys_from_tmux_options(
     server.cmd("run-shell", str(ROOT / "tmux-codex.tmux"))
     again = server.cmd("show-option", "-gv", "status-right").stdout[0]
     assert again.count("status --format tmux") == 1
+    # Room for the segment: tmux cuts status-right at its length (40 by default).
+    assert server.cmd("show-option", "-gv", "status-right-length").stdout == ["90"]
+    # tmux-setup outside tmux acts on TMUX_CODEX_SOCKET's server, like every command.
+    server.cmd("set-option", "-g", "status-right", "")
+    cli.run("tmux-setup")
+    assert "status --format tmux" in server.cmd("show-option", "-gv", "status-right").stdout[0]
+    assert server.cmd("show-option", "-gv", "status-right-length").stdout == ["130"]
+
+
+def test_the_example_config_makes_room_once(
+    server: libtmux.Server, session: libtmux.Session
+) -> None:
+    server.cmd("source-file", str(ROOT / "tmux.conf.example"))
+    server.cmd("source-file", str(ROOT / "tmux.conf.example"))
+    status = server.cmd("show-option", "-gv", "status-right").stdout[0]
+    assert status.count("status --format tmux") == 1
+    assert server.cmd("show-option", "-gv", "status-right-length").stdout == ["80"]
 
 
 # -- doctor ----------------------------------------------------------------------------
@@ -226,10 +245,35 @@ def test_demo_reaches_its_states(cli: Cli, codex_env: CodexEnv, tmp_path: Path) 
         assert demo.json("monitor", "--status")["running"] is True
         again = cli.run("demo", "--socket", socket, check=False, env=env)
         assert again.returncode == 1 and "demo --stop" in again.stderr
+        # "Drive it from this shell" works as printed, from a shell whose PATH has no
+        # tmux-codex (no virtualenv activated).
+        exports = next(line for line in out.splitlines() if line.strip().startswith("export "))
+        bare = {k: v for k, v in cli.env.items() if not k.startswith("TMUX_CODEX")}
+        bare["PATH"] = os.pathsep.join(
+            p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "tmux-codex").exists()
+        )
+        shell = subprocess.run(
+            ["sh", "-c", f"{exports}\ntmux-codex list"],
+            env=bare,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert shell.returncode == 0 and "needs-approval" in shell.stdout, shell.stderr
     finally:
         stop = cli.run("demo", "--stop", "--socket", socket, env=env)
     assert stop.stdout.strip() == "demo stopped"
     assert not (tmp_path / f"tmux-codex-demo-{os.getuid()}").exists()
+    # A command with the demo's variables still exported makes its home again: that is
+    # no demo running, and the next demo starts.
+    demo.run("list", "--all")
+    assert (root / "home").exists()
+    try:
+        out = cli.run("demo", "--socket", socket, "--stall-after", "3", env=env).stdout
+        assert "tmux-codex approve needs-approval" in out
+    finally:
+        cli.run("demo", "--stop", "--socket", socket, env=env)
 
 
 # -- shell completion and attach --next --------------------------------------------------

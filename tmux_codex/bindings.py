@@ -32,6 +32,8 @@ BINDINGS = (
 )
 #: ``off`` leaves status-right alone.
 STATUS_OPTION = "@tmux-codex-status"
+#: Columns added to ``status-right-length`` for the segment (``codex: 2! 1… 3⚙ 1✗``).
+STATUS_ROOM = 40
 
 
 def command_prefix() -> str:
@@ -105,9 +107,13 @@ def example_conf(cmd: str = "tmux-codex") -> str:
         "# Every binding runs the tmux-codex command, so it must be on tmux's PATH.",
         "# Generated from tmux_codex/bindings.py (scripts/gen-docs): edit that, not this.",
         "",
-        "# Tasks per state in the status line, e.g. 'codex: 1! 3⚙' (reads the store only).",
+        "# Tasks per state in the status line, e.g. 'codex: 1! 3⚙' (reads the store only),",
+        f"# once, with {STATUS_ROOM} more columns for it (tmux cuts status-right at its length).",
         "set -g status-interval 5",
+        f'%if "#{{==:#{{m:*{cmd} status --format tmux*,#{{status-right}}}},0}}"',
         f"set -ga status-right ' #({cmd} status --format tmux)'",
+        f"set -gF status-right-length '#{{e|+:#{{status-right-length}},{STATUS_ROOM}}}'",
+        "%endif",
     ]
     table = commands(cmd)
     for binding in BINDINGS:
@@ -136,6 +142,10 @@ def install(socket: str, cmd: str | None = None) -> list[str]:
         current = tmux.run("show-option", "-gqv", "status-right", check=False)
         if segment not in "\n".join(current):
             tmux.run("set-option", "-ga", "status-right", f" {segment}")
+            # tmux cuts status-right at status-right-length (40 by default): make room.
+            length = tmux.run("show-option", "-gqv", "status-right-length", check=False)
+            base = int(length[0]) if length and length[0].isdigit() else 40
+            tmux.run("set-option", "-g", "status-right-length", str(base + STATUS_ROOM))
         interval = tmux.run("show-option", "-gqv", "status-interval", check=False)
         if not interval or not interval[0].isdigit() or int(interval[0]) > 5:
             tmux.run("set-option", "-g", "status-interval", "5")  # a slower one, not a faster

@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 import click
 
 from tmux_codex import __version__
-from tmux_codex.errors import BadInput, TmuxCodexError
+from tmux_codex.errors import BadInput, NotPossible, TmuxCodexError
 from tmux_codex.models import STATES, Task, age
+from tmux_codex.text import printable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,7 +50,8 @@ def _print_json(data: object) -> None:
 def _table(tasks: list[Task]) -> str:
     rows = [("ID", "NAME", "STATE", "MODE", "AGE", "WORKDIR")]
     for t in tasks:
-        rows.append((str(t.id), t.name, t.label, t.mode, age(t.created_at), t.workdir))
+        name, workdir = printable(t.name, keep=""), printable(t.workdir, keep="")
+        rows.append((str(t.id), name, t.label, t.mode, age(t.created_at), workdir))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join(
         "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + "  " + row[-1]
@@ -79,6 +81,20 @@ def _complete_task(ctx: click.Context, param: click.Parameter, incomplete: str) 
             if value.startswith(incomplete):
                 items.append(CompletionItem(value, help=label))
     return items
+
+
+def _complete_states(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """State names, after those already given (``waiting,id`` → ``waiting,idle``)."""
+    from click.shell_completion import CompletionItem
+
+    done, _, last = incomplete.rpartition(",")
+    given = set(done.split(",")) if done else set()
+    head = done + "," if done else ""
+    return [
+        CompletionItem(head + state)
+        for state in STATES
+        if state.startswith(last) and state not in given
+    ]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,7 +134,7 @@ def start(
     as_json: bool,
 ) -> None:
     """Start Codex on PROMPT in a new tmux window; prints the task id."""
-    from tmux_codex.launch import StartRequest
+    from tmux_codex.launch import StartRequest, runs_inside
     from tmux_codex.launch import start as start_task
 
     if prompt is not None and prompt_file is not None:
@@ -132,6 +148,13 @@ def start(
             prompt=text, workdir=workdir, name=name, mode=mode, codex_args=codex_args
         )
         task = start_task(ctx.store, ctx.config, req, ctx.socket)
+        inside = runs_inside(task.workdir)
+        if inside is not None:
+            click.echo(
+                f"tmux-codex: warning: tmux-codex itself ({inside}) is inside the task's workdir, "
+                "where Codex can write: it could change what tmux-codex's hooks run",
+                err=True,
+            )
         if not no_monitor:
             from tmux_codex.daemon import spawn
 
@@ -190,7 +213,7 @@ def show(task: str | None, as_json: bool) -> None:
         return
     for key, value in found.to_dict().items():
         if value is not None:
-            text = str(value).replace("\n", "\n" + " " * 19)
+            text = printable(str(value)).replace("\n", "\n" + " " * 19)
             click.echo(f"{key + ':':18} {text}")
 
 
@@ -205,7 +228,13 @@ def log(task: str | None, limit: int | None, follow: bool, raw: bool) -> None:
 
     with context() as ctx:
         found = resolve(ctx, task)
-        out = read_log(found, raw=raw, limit=limit)
+        try:
+            out = read_log(found, raw=raw, limit=limit)
+        except OSError as exc:
+            raise NotPossible(
+                f"cannot read the log of task {found.id} ({printable(found.name, keep='')}): "
+                f"{exc.strerror or exc} ({found.log_path})"
+            ) from None
         if isinstance(out, bytes):
             sys.stdout.buffer.write(out)
             sys.stdout.buffer.flush()
@@ -276,6 +305,7 @@ def screen(task: str | None) -> None:
     default="waiting,idle,done,failed,killed,lost",
     show_default=True,
     help="States to wait for (comma-separated).",
+    shell_complete=_complete_states,
 )
 @click.option(
     "--timeout",
@@ -322,7 +352,7 @@ def events(task_ref: str | None, follow: bool, as_json: bool) -> None:
             if as_json:
                 _print_json(event.to_dict())
             else:
-                detail = (event.detail or "").split("\n")[0]
+                detail = printable((event.detail or "").split("\n")[0], keep="")
                 click.echo(
                     f"{event.at}  {event.task:>4}  {event.from_state or '-'} -> "
                     f"{event.label}  by {event.by}  {detail}".rstrip()
@@ -385,7 +415,8 @@ def send(task: str, text: str, no_enter: bool) -> None:
     from tmux_codex.tasks import send as send_text
 
     with context() as ctx:
-        send_text(ctx, task, text, enter=not no_enter)
+        sent = send_text(ctx, task, text, enter=not no_enter)
+        _say_done(ctx, sent)
 
 
 @cli.command()
@@ -432,7 +463,15 @@ def poke(task: str | None) -> None:
     from tmux_codex.tasks import poke as poke_task
 
     with context() as ctx:
-        poke_task(ctx, task)
+        poked = poke_task(ctx, task)
+        _say_done(ctx, poked)
+
+
+def _say_done(ctx: Any, task: Task) -> None:
+    """What a command just did to a task: the event it recorded (``sent 'y'``, …)."""
+    done = ctx.store.events(task.id)
+    what = (done[-1].detail or "").split("\n")[0] if done else "done"
+    click.echo(f"task {task.id} ({printable(task.name, keep='')}): {printable(what, keep='')}")
 
 
 @cli.command()
@@ -446,12 +485,17 @@ def poke(task: str | None) -> None:
     help="Seconds to wait for Codex to show it took the conversation up (0: do not check).",
 )
 def resume(task: str, prompt: str | None, timeout: float) -> None:
-    """Resume an ended task's Codex session in its window, with PROMPT if given."""
+    """Resume an ended task's Codex session in a new window, with PROMPT if given.
+
+    Its old window is closed; the log goes on after a separator line.
+    """
     from tmux_codex.resume import resume as resume_task
 
     with context() as ctx:
         resumed = resume_task(ctx, task, prompt, verify=timeout)
-    click.echo(f"task {resumed.id} ({resumed.name}) resumed: attempt {resumed.attempt}")
+    click.echo(
+        f"task {resumed.id} ({printable(resumed.name, keep='')}) resumed: attempt {resumed.attempt}"
+    )
 
 
 @cli.command()
@@ -462,7 +506,7 @@ def kill(task: str | None) -> None:
 
     with context() as ctx:
         killed = kill_task(ctx, task)
-    click.echo(f"task {killed.id} ({killed.name}) {killed.state}")
+    click.echo(f"task {killed.id} ({printable(killed.name, keep='')}) {killed.state}")
 
 
 @cli.command()
@@ -515,7 +559,7 @@ def rm(task: str, purge: bool) -> None:
 
     with context() as ctx:
         removed = remove(ctx, task, purge=purge)
-    click.echo(f"removed task {removed.id} ({removed.name})")
+    click.echo(f"removed task {removed.id} ({printable(removed.name, keep='')})")
 
 
 @cli.command()
@@ -610,8 +654,13 @@ def tmux_setup(socket: str) -> None:
     Keys come from tmux options (@tmux-codex-key-fleet, -approve, -deny,
     -next, -log); set @tmux-codex-status to off to leave status-right alone.
     """
+    from tmux_codex import config as config_mod
     from tmux_codex.bindings import install
+    from tmux_codex.paths import config_path
 
+    if not socket and not os.environ.get("TMUX"):
+        # Not run from inside a tmux server: tmux-codex's own server, as everywhere else.
+        socket = os.environ.get("TMUX_CODEX_SOCKET") or config_mod.load(config_path()).tmux.socket
     keys = install(socket)
     click.echo(f"tmux-codex keys bound: {' '.join(keys)}")
 
@@ -656,15 +705,32 @@ def completion(shell: str) -> None:
 # -- entry point ----------------------------------------------------------------
 
 
+def _check_utf8(args: list[str]) -> None:
+    """Arguments that are not UTF-8 (Python holds their bytes as surrogates) are bad input.
+
+    A prompt, name or path tmux-codex cannot keep as text would fail later, half done.
+    """
+    for number, arg in enumerate(args, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+            raise BadInput(
+                f"argument {number} is not UTF-8 text: {printable(shown, keep='')[:60]}"
+            ) from None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; errors are one line on stderr (a traceback with TMUX_CODEX_DEBUG=1)."""
     debug = os.environ.get("TMUX_CODEX_DEBUG") == "1"
+    args = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=argv, prog_name="tmux-codex", standalone_mode=False)
+        _check_utf8(args)
+        cli.main(args=args, prog_name="tmux-codex", standalone_mode=False)
     except TmuxCodexError as exc:
         if debug:
             raise
-        click.echo(f"tmux-codex: {exc}", err=True)
+        click.echo(f"tmux-codex: {printable(str(exc), keep='')}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("tmux-codex: aborted", err=True)
@@ -682,7 +748,7 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         click.echo(
-            f"tmux-codex: internal error: {type(exc).__name__}: {exc} "
+            f"tmux-codex: internal error: {type(exc).__name__}: {printable(str(exc), keep='')} "
             f"(TMUX_CODEX_DEBUG=1 shows the traceback)",
             err=True,
         )

@@ -78,19 +78,26 @@ _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
+#: The longest duration a setting may have (a timer beyond it could not be kept).
+MAX_DURATION = 30 * 86400.0
+
+
 def parse_duration(value: object) -> float:
     """Seconds from ``"5m"``, ``"30s"``, ``"1h"``, ``"250ms"`` or a number of seconds."""
-    if isinstance(value, bool):
-        raise ValueError('a duration like "5m", "30s" or a number of seconds')
-    if isinstance(value, (int, float)):
+    seconds: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         if not math.isfinite(value) or value < 0:
             raise ValueError("a finite duration, 0 or more")
-        return float(value)
-    if isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str):
         match = _DURATION_RE.match(value)
         if match:
-            return float(match.group(1)) * _UNITS[match.group(2)]
-    raise ValueError('a duration like "5m", "30s" or a number of seconds')
+            seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds is None:
+        raise ValueError('a duration like "5m", "30s" or a number of seconds')
+    if not math.isfinite(seconds) or seconds > MAX_DURATION:
+        raise ValueError("a duration of at most 30 days (720h)")
+    return seconds
 
 
 def _convert(section: str, key: str, default: object, value: object) -> object:
@@ -170,6 +177,8 @@ def load(path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML in config file {path}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} nests arrays or tables too deeply") from None
     try:
         return from_dict(data)
     except ValueError as exc:

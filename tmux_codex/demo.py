@@ -57,7 +57,22 @@ class Demo:
             "CODEX_HOME",
             "MOCK_API_KEY",
         )
-        return "export " + " ".join(f"{k}={shlex.quote(self.env[k])}" for k in keys)
+        line = "export " + " ".join(f"{k}={shlex.quote(self.env[k])}" for k in keys)
+        folder = command_folder()
+        if folder is not None:  # e.g. a checkout's .venv/bin: "tmux-codex" works as printed
+            line += f' PATH={shlex.quote(folder)}:"$PATH"'
+        return line
+
+
+def command_folder() -> str | None:
+    """The folder of the ``tmux-codex`` that runs, when ``tmux-codex`` on PATH is not it."""
+    script = Path(sys.executable).with_name("tmux-codex")
+    if not script.exists():
+        return None
+    found = shutil.which("tmux-codex")
+    if found and Path(found).resolve() == script.resolve():
+        return None
+    return str(script.parent)
 
 
 def default_root() -> Path:
@@ -134,8 +149,12 @@ def start(
     codex = find_codex()
     Tmux(socket).check_version()
     root = root or default_root()
-    if running(socket) or root.exists():
+    if running(socket):
         raise NotPossible(f"a demo runs already ({root}); 'tmux-codex demo --stop' ends it first")
+    if root.exists():
+        # A demo runs only while its tmux server does: this is what one left behind (or
+        # what a tmux-codex command with the demo's variables still exported made).
+        stop(root, socket)
     ensure_dir(root)
     try:
         return _start(root, socket, stall_after, codex)

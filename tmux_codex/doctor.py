@@ -98,11 +98,18 @@ def check_state_dir(home: Path) -> Check:
         return Check("state directory", FAIL, f"{home} is not a directory")
     if info.st_uid != os.getuid():
         return Check("state directory", FAIL, f"{home} belongs to uid {info.st_uid}, not you")
-    if info.st_mode & 0o077:
+    if info.st_mode & 0o022:  # every command refuses it, as ensure_dir does
         return Check(
             "state directory",
             FAIL,
-            f"{home} is mode {info.st_mode & 0o777:o}: others could read the logs; "
+            f"{home} is mode {info.st_mode & 0o777:o}: others could write to it, so every "
+            f"command refuses it; 'chmod 700 {home}'",
+        )
+    if info.st_mode & 0o055:
+        return Check(
+            "state directory",
+            WARN,
+            f"{home} is mode {info.st_mode & 0o777:o}: others may read the logs; "
             f"'chmod 700 {home}'",
         )
     loose = [

@@ -55,7 +55,8 @@ def _text(payload: dict[str, Any], key: str) -> str | None:
 
 def handle(home: Path, task_id: int, event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
     """Record what the event says; the JSON to answer Codex with, or None (quiet)."""
-    from tmux_codex.models import LIVE_STATES, now
+    from tmux_codex import pending
+    from tmux_codex.models import now
     from tmux_codex.store import Store
 
     with Store(home, busy_ms=STORE_WAIT_MS) as store:
@@ -63,57 +64,55 @@ def handle(home: Path, task_id: int, event: str, payload: dict[str, Any]) -> dic
         if task is None or task.final:
             return None
         tool = _text(payload, "tool_name")
+        stamp = now()
         fields: dict[str, Any] = {
-            "hook_at": now(),
+            "hook_at": stamp,
             "hook_event": f"{event}:{tool}" if tool and event == "PreToolUse" else event,
         }
         session = _text(payload, "session_id")
         if session and not task.codex_session_id:
             fields["codex_session_id"] = session
-        if event in ("UserPromptSubmit", "PostToolUse", "Stop", "SessionEnd", "Interrupt"):
-            fields["hook_request"] = None
         if event == "Stop":
             message = _text(payload, "last_assistant_message")
             if message is not None:
                 fields["last_message"] = message
-        if event != "PermissionRequest":
-            store.update(task_id, **fields)
-            return None
         tool_input = payload.get("tool_input")
         tool_input = tool_input if isinstance(tool_input, dict) else {}
         command = tool_input.get("command")
-        if not isinstance(command, str) or not tool:
-            store.update(task_id, **fields)
-            return None  # nothing to decide on: Codex's own prompt, for a person
+        if event in ("UserPromptSubmit", "Stop", "Interrupt", "SessionEnd"):
+            store.hook_signal(task_id, fields, requests=lambda raw: None)  # the turn is over
+            return None
+        if event == "PostToolUse" and isinstance(command, str):
+            ran = command
+
+            def without(raw: str | None) -> str | None:
+                return pending.dump(pending.answered(pending.load(raw), ran))
+
+            store.hook_signal(task_id, fields, requests=without)
+            return None
+        if event != "PermissionRequest" or not isinstance(command, str) or not tool:
+            store.hook_signal(task_id, fields)
+            return None  # PermissionRequest with nothing to decide on: Codex's prompt decides
         description = tool_input.get("description")
         reason, prompt = request_prompt(
             tool, command, description if isinstance(description, str) else None
         )
         decision = _decide(tool, command)
         if decision is not None and decision.choice == "yes":
-            fields["hook_request"] = None
-            store.update(task_id, **fields)
+            store.hook_signal(task_id, fields)
             store.audit(
                 task_id,
                 f"approved ({decision.rule}): by the PermissionRequest hook\n{prompt}",
                 by="policy",
             )
             return ALLOW
-        fields["hook_request"] = json.dumps(
-            {"reason": reason, "prompt": prompt, "at": fields["hook_at"], "shown": False}
-        )
-        store.set_state(
-            task_id,
-            "waiting",
-            reason=reason,
-            detail=prompt,
-            by="hook",
-            only_from=LIVE_STATES,
-            prompt_text=prompt,
-            error=None,
-            **fields,
-        )
-        if decision is not None:
+        request = pending.Request(reason=reason, prompt=prompt, command=command, at=stamp)
+
+        def added(raw: str | None) -> str | None:
+            return pending.dump([*pending.load(raw), request])
+
+        recorded = store.hook_signal(task_id, fields, requests=added, waiting=(reason, prompt))
+        if recorded and decision is not None:
             store.audit(task_id, f"{decision.detail} ({decision.rule})\n{prompt}", by="policy")
         return None
 

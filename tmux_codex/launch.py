@@ -17,7 +17,7 @@ from tmux_codex.config import Config
 from tmux_codex.errors import BadInput, CodexNotFound, TmuxCodexError
 from tmux_codex.hooks import codex_flags, definitions
 from tmux_codex.models import MODES, Task
-from tmux_codex.paths import ensure_dir, env_path, logs_dir
+from tmux_codex.paths import ensure_dir, env_path, logs_dir, prompt_path
 from tmux_codex.store import NameTaken, Store
 from tmux_codex.tmux import TASK_OPTION, Tmux
 
@@ -87,7 +87,8 @@ def codex_argv(
     """
     own = ["-c", notify, *hook_flags]
     if mode == "exec":
-        return [codex, "exec", *config.codex.exec_args, *extra, *own, "-C", workdir, "--", prompt]
+        # "-": the prompt comes on stdin (see write_prompt), not in the argv ps shows.
+        return [codex, "exec", *config.codex.exec_args, *extra, *own, "-C", workdir, "--", "-"]
     args = list(config.codex.tui_args)
     args += [flag for flag in TUI_REQUIRED if flag not in args]
     return [codex, *args, *extra, *own, "-C", workdir, "--", prompt]
@@ -114,9 +115,36 @@ def git_head(workdir: str) -> str | None:
     return head if out.returncode == 0 and head else None
 
 
+#: Paths tmux-codex's own programs (the hooks) read; made absolute for the task, whose
+#: programs run in its workdir, where the model writes (a config of its own there
+#: must not become the allowlist's).
+_PATH_VARS = ("TMUX_CODEX_CONFIG", "TMUX_CODEX_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME")
+
+
 def task_environment() -> dict[str, str]:
     """The environment a task runs with: the one ``start`` was called in."""
-    return {k: v for k, v in os.environ.items() if k not in _ENV_SKIP}
+    env = {k: v for k, v in os.environ.items() if k not in _ENV_SKIP}
+    for var in _PATH_VARS:
+        if env.get(var):
+            env[var] = os.path.abspath(os.path.expanduser(env[var]))
+    return env
+
+
+def runs_inside(workdir: str) -> str | None:
+    """Where tmux-codex itself lives, when that is inside ``workdir``; else None.
+
+    Its hooks run this Python and package outside Codex's sandbox: a model that
+    can write there (a checkout with an editable install, a virtualenv in the
+    project) could change what the next hook does.
+    """
+    root = Path(workdir).resolve()
+    for place in (Path(sys.prefix), Path(__file__).resolve().parent):
+        try:
+            place.resolve().relative_to(root)
+        except ValueError:
+            continue
+        return str(place)
+    return None
 
 
 def write_environment(home: Path, task_id: int, codex_home: str | None = None) -> Path:
@@ -134,6 +162,16 @@ def write_environment(home: Path, task_id: int, codex_home: str | None = None) -
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(env, fh)
+    return path
+
+
+def write_prompt(home: Path, task_id: int, prompt: str) -> Path:
+    """Leave an exec task's prompt for its shim (0600, read once, then removed)."""
+    path = prompt_path(home, task_id)
+    ensure_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(prompt)
     return path
 
 
@@ -209,12 +247,15 @@ def start(store: Store, config: Config, req: StartRequest, socket: str) -> Task:
             hook_flags,
         )
         store.update(task.id, argv=argv)
+        if mode == "exec":
+            write_prompt(home, task.id, req.prompt)
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.close(fd)
         return open_window(store, task)
     except BaseException as exc:
         store.delete(task.id)
         log.unlink(missing_ok=True)
+        prompt_path(home, task.id).unlink(missing_ok=True)
         if isinstance(exc, (TmuxCodexError, KeyboardInterrupt)):
             raise
         raise TmuxCodexError(f"could not start the task: {exc}") from exc
@@ -239,6 +280,7 @@ def open_window(store: Store, task: Task) -> Task:
         if window_id:
             tmux.kill_window(window_id)
         env_path(home, task.id).unlink(missing_ok=True)
+        prompt_path(home, task.id).unlink(missing_ok=True)
         raise
     info = tmux.panes().get(window_id)
     store.update(

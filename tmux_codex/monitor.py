@@ -227,7 +227,7 @@ class Monitor:
         """Bring every live task up to date, as after a restart; start following their logs."""
         live = self.store.tasks(include_final=False)
         sizes = {t.id: _size(t.log_path) for t in live}  # read before looking: nothing missed
-        refreshed = refresh(self.ctx, live, wake_monitor=False)
+        refreshed = refresh(self.ctx, live, by="monitor", wake_monitor=False)
         started = time.monotonic()
         for task in self.store.tasks(include_final=False):
             self.tracks[task.id] = Track(
@@ -494,6 +494,7 @@ class Monitor:
             tasks,
             announced=announced,
             progressed=frozenset(progressed or ()),
+            by="monitor",
             hold=self._hold,
             wake_monitor=False,
         )
@@ -674,7 +675,8 @@ class Monitor:
             if track is not None:  # kept when it ends: a resumed task reads on from here
                 track.state = task.state
             self.log(
-                f"task {task.id} ({task.name}): {event.from_state} -> {event.label} by {event.by}"
+                f"task {task.id} ({task.name}): {event.from_state or 'new'} -> {event.label} "
+                f"by {event.by}"
             )
             if self.notifier is not None:
                 self.notifier.state_changed(task, event)

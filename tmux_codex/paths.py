@@ -66,6 +66,14 @@ def env_path(home: Path, task_id: int) -> Path:
     return home / "env" / f"{task_id}.json"
 
 
+def prompt_path(home: Path, task_id: int) -> Path:
+    """Where an exec task's prompt waits for its shim, which gives it to Codex on stdin.
+
+    Not in Codex's argv: every user of the machine can read a process's argv (``ps``).
+    """
+    return home / "env" / f"{task_id}.prompt"
+
+
 def log_path(home: Path, task_id: int) -> Path:
     return logs_dir(home) / f"{task_id}.log"
 

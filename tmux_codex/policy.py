@@ -28,6 +28,9 @@ from tmux_codex.shell import parse
 _PATH_LINE = re.compile(r"^(/\S.*)$", re.MULTILINE)
 #: Codex cuts a long command on screen: ``[… 48 lines] ^a view all`` (or ``…`` alone).
 _TRUNCATED = re.compile(r"\[…|\.\.\. \d+ lines|view all|…")
+#: A command read from the screen (hooks off) holds only these: no quote, backslash,
+#: operator or expansion whose meaning a hidden character could change.
+_SCREEN_SAFE = re.compile(r"[A-Za-z0-9 ._/=:,@%+-]+")
 #: The tool Codex names for a shell command in its PermissionRequest hook (CODEX.md).
 SHELL_TOOLS = frozenset({"Bash"})
 
@@ -78,12 +81,30 @@ def _search(pattern: str, text: str) -> bool:
         return False  # config validation rejects these; never fire on one
 
 
+def allows(pattern: str, canonical: str) -> bool:
+    """Whether an allow pattern covers a simple command (its standard spelling).
+
+    It must match from the command's first character, and end where a word
+    does: ``^ls\\b`` allows ``ls -la`` but not ``ls/x`` (a program in ``./ls/``),
+    ``ls-evil`` or ``ls.sh``; ``^git (status|diff)\\b`` not ``git status-x``.
+    """
+    try:
+        match = re.match(pattern, canonical)
+    except re.error:
+        return False
+    if match is None:
+        return False
+    end = match.end()
+    return end == len(canonical) or canonical[end] == " " or canonical[end - 1] == " "
+
+
 def on_command(tool: str, command: str, config: PolicyConfig) -> Decision | None:
     """The allowlist on a complete command (the PermissionRequest hook's); None: not on.
 
     Approves (``choice`` "yes") only when the command is plain shell, no deny
     pattern matches it or any of its simple commands (as written, or re-quoted
-    the standard way), and every simple command matches an allow pattern.
+    the standard way), and an allow pattern covers every simple command (see
+    :func:`allows`).
     """
     if config.approve != "allowlist":
         return None
@@ -108,7 +129,7 @@ def on_command(tool: str, command: str, config: PolicyConfig) -> Decision | None
             (
                 (index, pattern)
                 for index, pattern in enumerate(config.allow_commands)
-                if _search(pattern, simple.canonical) or _search(pattern, simple.text)
+                if allows(pattern, simple.canonical)
             ),
             None,
         )
@@ -155,6 +176,16 @@ def on_prompt(task: Task, config: PolicyConfig, hooks: bool = False) -> Decision
             "allowlist",
             None,
             "the screen does not show the whole command, alone: waits for a person",
+        )
+    if not _SCREEN_SAFE.fullmatch(command):
+        # Codex draws a command without its control characters (a CR, a tab, an
+        # escape): what the screen shows may not be what bash gets. Only text
+        # that holds nothing of the kind is read from the screen.
+        return Decision(
+            "allowlist",
+            None,
+            "the screen cannot prove every character of the command (quotes, backslashes, "
+            "operators): waits for a person",
         )
     return on_command("Bash", command, config)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from tmux_codex.classify import visible_text
 from tmux_codex.codex import exec_session_id, find_session
 from tmux_codex.errors import NotPossible
-from tmux_codex.launch import open_window
+from tmux_codex.launch import open_window, write_prompt
 from tmux_codex.models import FINAL_STATES, Task, now
 from tmux_codex.tasks import RESUME_SEPARATOR, Context, _pane_for, refresh, resolve
 from tmux_codex.tmux import Tmux
@@ -45,10 +45,8 @@ def resume_argv(task: Task, prompt: str | None) -> list[str]:
     )
     if cut is None:
         raise NotPossible(f"task {task.id} has no recorded Codex command line to resume with")
-    if task.mode == "exec":
-        tail = [prompt if prompt else DEFAULT_EXEC_PROMPT]
-    else:
-        tail = [prompt] if prompt else []
+    # exec: "-", the prompt comes on stdin (see write_prompt)
+    tail = ["-"] if task.mode == "exec" else [prompt] if prompt else []
     return [*argv[:cut], "-C", task.workdir, "resume", "--", task.codex_session_id, *tail]
 
 
@@ -78,6 +76,8 @@ def resume(
         )
     argv = resume_argv(task, prompt)
     attempt = task.attempt + 1
+    if task.mode == "exec":
+        write_prompt(ctx.store.home, task.id, prompt or DEFAULT_EXEC_PROMPT)
     store = ctx.store
     # Claimed first (only from an ended state): two resumes never both run.
     if not store.set_state(

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import re
 import shlex
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tree_sitter import Node, Parser
+    from tree_sitter import Language, Node, Parser
 
 #: Commands that run (part of) their arguments as another command: what they
 #: run is not what a pattern sees, so a policy never approves them.
@@ -131,15 +132,34 @@ class _NotPlain(Exception):
 
 
 @lru_cache(maxsize=1)
-def _parser() -> Parser:
+def _language() -> Language:
     import tree_sitter
     import tree_sitter_bash
 
-    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
+    return tree_sitter.Language(tree_sitter_bash.language())
+
+
+def _parser() -> Parser:
+    """A new parser for each command: one reused across many inputs crashed the process
+    (tree-sitter 0.26, tree-sitter-bash 0.25, after thousands of odd unicode inputs)."""
+    import tree_sitter
+
+    return tree_sitter.Parser(_language())
+
+
+#: The command being read, as bytes: node texts come from here (see :func:`parse`).
+_SOURCE: ContextVar[bytes] = ContextVar("_SOURCE", default=b"")
+
+
+def _bytes(node: Node) -> bytes:
+    return _SOURCE.get()[node.start_byte : node.end_byte]
 
 
 def _text(node: Node) -> str:
-    return (node.text or b"").decode("utf-8", errors="replace")
+    try:
+        return _bytes(node).decode("utf-8")
+    except UnicodeDecodeError:  # a node boundary inside a character: not plain
+        raise _NotPlain("text it cannot read") from None
 
 
 def _describe(node: Node) -> str:
@@ -195,18 +215,19 @@ def _unquote_word(raw: str, unsafe: frozenset[str]) -> str:
 
 
 def _string(node: Node) -> str:
-    """A double-quoted string with no expansion in it."""
-    parts: list[str] = []
+    """A double-quoted string with no expansion or escape in it: what is between its quotes.
+
+    Its own text, not its children's: tree-sitter leaves some characters (a
+    newline) out of the ``string_content`` nodes.
+    """
     for child in node.children:
-        if child.type == '"':
-            continue
-        if child.type != "string_content":
+        if child.type not in ('"', "string_content"):
             raise _NotPlain(_describe(child))
-        content = _text(child)
-        if "$" in content or "`" in content or "\\" in content:
-            raise _NotPlain(f"a quoted string bash would expand: {_text(node)}")
-        parts.append(content)
-    return "".join(parts)
+    raw = _text(node)
+    inner = raw[1:-1]
+    if len(raw) < 2 or raw[0] != '"' or raw[-1] != '"' or any(c in inner for c in '$`\\"'):
+        raise _NotPlain(f"a quoted string bash would expand: {raw}")
+    return inner
 
 
 def _argument(node: Node, unsafe: frozenset[str] = _UNSAFE_IN_WORD) -> str:
@@ -221,27 +242,35 @@ def _argument(node: Node, unsafe: frozenset[str] = _UNSAFE_IN_WORD) -> str:
     if kind == "string":
         return _string(node)
     if kind == "concatenation":
+        _check_gaps(node, _NOTHING)
         return "".join(_argument(child, unsafe) for child in node.children)
     raise _NotPlain(_describe(node))
 
 
-#: What may stand between the words of one simple command: blanks and line continuations.
-_GAP = re.compile(rb"(?:[ \t]|\\\n)*")
+#: What may stand between the parts of one simple command or redirection: blanks.
+_BLANKS = re.compile(rb"[ \t]*")
+#: Between the commands of a list or pipeline: blanks and line breaks.
+_SPACE = re.compile(rb"[ \t\n]*")
+#: Between the parts of a word (``a'b'"c"``): nothing.
+_NOTHING = re.compile(rb"")
 
 
-def _check_gaps(node: Node) -> None:
-    """Refuse a newline between the parts of one command: bash ends the command there.
+def _check_gaps(node: Node, allowed: re.Pattern[bytes] = _BLANKS) -> None:
+    """The node's children must cover its text, with only ``allowed`` between them.
 
-    tree-sitter-bash sometimes reads ``ls | ls\ntouch x`` as one command
-    ``ls touch x``; bash runs ``touch x``. Where the two could differ, a person looks.
+    What lies between them is what tree-sitter skipped, and bash may not: it
+    reads ``ls | ls\ntouch x`` as one command ``ls touch x`` where bash runs
+    ``touch x``. Where the two could differ, a person looks.
     """
-    source = node.text or b""
+    source = _bytes(node)
     position = node.start_byte
     for child in node.children:
         gap = source[position - node.start_byte : child.start_byte - node.start_byte]
-        if position != node.start_byte and not _GAP.fullmatch(gap):
-            raise _NotPlain(f"a command that goes on after a line break: {_text(node)}")
+        if not allowed.fullmatch(gap):
+            raise _NotPlain(f"text bash may read otherwise than it looks: {_text(node)}")
         position = child.end_byte
+    if not allowed.fullmatch(source[position - node.start_byte :]):
+        raise _NotPlain(f"text bash may read otherwise than it looks: {_text(node)}")
 
 
 def _simple(node: Node) -> Simple:
@@ -249,6 +278,7 @@ def _simple(node: Node) -> Simple:
     words: list[str] = []
     for child in node.children:
         if child.type == "command_name":
+            _check_gaps(child, _NOTHING)
             if child.named_child_count != 1 or child.named_children[0].type not in _ARGUMENT:
                 raise _NotPlain(
                     _describe(child.named_children[0] if child.named_children else child)
@@ -271,6 +301,7 @@ def _redirect(node: Node) -> None:
     """Only ``> /dev/null`` (and friends), ``< file`` and descriptor copies are plain."""
     if node.type != "file_redirect":
         raise _NotPlain(_describe(node))
+    _check_gaps(node)
     operator = ""
     target: Node | None = None
     for child in node.children:
@@ -289,8 +320,8 @@ def _redirect(node: Node) -> None:
         if where == "-" or where.isdigit():
             return
         raise _NotPlain(f"a redirection into a file: {_text(node)}")
-    if operator == "<":
-        return  # reading a file runs nothing
+    if operator == "<" and (where == NULL_DEVICE or not where.startswith("/dev/")):
+        return  # reading a file runs nothing (bash's /dev/tcp/… would open a connection)
     if operator in _WRITES and where == NULL_DEVICE:
         return
     raise _NotPlain(f"a redirection into a file: {_text(node)}")
@@ -299,6 +330,8 @@ def _redirect(node: Node) -> None:
 def _walk(node: Node, found: list[Simple]) -> None:
     kind = node.type
     if kind in _STRUCTURE:
+        if kind != "comment":
+            _check_gaps(node, _SPACE)
         for child in node.children:
             if child.is_named:
                 _walk(child, found)
@@ -324,23 +357,35 @@ def _walk(node: Node, found: list[Simple]) -> None:
 
 def parse(command: str) -> Parsed:
     """Read ``command`` as bash would: its simple commands, or why it is not plain."""
-    if "\0" in command:
-        return Parsed((), "a NUL byte in the command")
+    control = next((c for c in command if _control(c)), None)
+    if control is not None:
+        # bash reads a CR, a form feed or an escape as part of a word, tree-sitter as a blank.
+        return Parsed((), f"a control character ({control!r}) in the command")
+    if "\\\n" in command:
+        # bash joins the two lines into one word; tree-sitter reads two.
+        return Parsed((), "a line continuation (a backslash at the end of a line)")
     if not command.strip():
         return Parsed((), "an empty command")
     try:
         source = command.encode("utf-8")
     except UnicodeEncodeError:
         return Parsed((), "text that is not UTF-8")
-    tree = _parser().parse(source)
+    # tree-sitter-bash 0.25 crashes, now and then, on some non-ASCII text. To bash
+    # a byte of a non-ASCII character is a letter like any other: the parser
+    # reads each as "a" (same offsets), the words are taken from the real bytes.
+    masked = bytes(b if b < 0x80 else 0x61 for b in source)
+    tree = _parser().parse(masked)
     root = tree.root_node
     if root.has_error:
         return Parsed((), "bash syntax it cannot read (a parse error)")
     found: list[Simple] = []
+    token = _SOURCE.set(source)
     try:
         _walk(root, found)
     except _NotPlain as exc:
         return Parsed((), str(exc))
+    finally:
+        _SOURCE.reset(token)
     if not found:
         return Parsed((), "no command in it")
     for simple in found:
@@ -348,6 +393,12 @@ def parse(command: str) -> Parsed:
         if problem is not None:
             return Parsed(tuple(found), problem)
     return Parsed(tuple(found), None)
+
+
+def _control(char: str) -> bool:
+    """A control character other than newline and tab (C0, DEL, C1)."""
+    code = ord(char)
+    return (code < 0x20 and char not in "\n\t") or 0x7F <= code <= 0x9F
 
 
 def indirection(simple: Simple) -> str | None:

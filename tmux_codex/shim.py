@@ -19,12 +19,14 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from types import FrameType
+from typing import IO
 
 from tmux_codex.logtext import end_mark
-from tmux_codex.models import LIVE_STATES
-from tmux_codex.paths import env_path
+from tmux_codex.models import LIVE_STATES, Task
+from tmux_codex.paths import env_path, prompt_path
 from tmux_codex.store import Store
 from tmux_codex.tmux import TASK_OPTION, literal
 from tmux_codex.wake import wake
@@ -121,11 +123,16 @@ def run(home: Path, task_id: int) -> int:
 
         for sig in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, forward)
-        stdin = subprocess.DEVNULL if task.mode == "exec" else None
+        prompt = _prompt(home, task) if task.mode == "exec" and task.argv[-1:] == ["-"] else None
+        stdin: int | None = None
+        if task.mode == "exec":  # exec reads stdin to its end: the prompt, or nothing
+            stdin = subprocess.PIPE if prompt is not None else subprocess.DEVNULL
         try:
             child = subprocess.Popen(
                 task.argv, cwd=task.workdir, stdin=stdin, env=env, preexec_fn=_foreground
             )
+            if prompt is not None and child.stdin is not None:
+                threading.Thread(target=_feed, args=(child.stdin, prompt), daemon=True).start()
         except OSError as exc:
             print(f"tmux-codex: cannot run {task.argv[0]}: {exc}", file=sys.stderr)
             _print_end(task.attempt)
@@ -168,6 +175,23 @@ def run(home: Path, task_id: int) -> int:
             store.update(task_id, exit_code=exit_code)
         wake(home, task_id)
         return exit_code
+
+
+def _prompt(home: Path, task: Task) -> bytes:
+    """An exec task's prompt for this run (left by ``start`` or ``resume``; read once)."""
+    path = prompt_path(home, task.id)
+    try:
+        data = path.read_bytes()
+        path.unlink()
+        return data
+    except OSError:
+        return (task.prompt or "").encode()
+
+
+def _feed(pipe: IO[bytes], data: bytes) -> None:
+    """Write the prompt to Codex's stdin and close it (exec reads to the end)."""
+    with contextlib.suppress(OSError), pipe:
+        pipe.write(data)
 
 
 def _print_end(attempt: int) -> None:

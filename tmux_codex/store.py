@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,11 +138,15 @@ class Store:
                 f"cannot use state directory {home} (TMUX_CODEX_HOME): {exc}"
             ) from None
         self.db.row_factory = sqlite3.Row
-        self.db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
-        if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            self.db.execute("PRAGMA journal_mode = WAL")
-        self.db.execute("PRAGMA synchronous = NORMAL")
-        self._migrate()
+        try:
+            self.db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+            if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise _unusable(path, exc) from None
 
     def close(self) -> None:
         self.db.close()
@@ -338,6 +342,46 @@ class Store:
                         ),
                     )
 
+    def hook_signal(
+        self,
+        task_id: int,
+        fields: dict[str, Any],
+        requests: Callable[[str | None], str | None] | None = None,
+        waiting: tuple[str, str] | None = None,
+    ) -> bool:
+        """What one of Codex's hooks says of a live task, in one transaction.
+
+        ``requests`` turns the pending permission requests (``hook_request``)
+        into the new ones; ``waiting`` (reason, prompt) makes the task
+        ``waiting`` with an event ``by: "hook"``. Hooks of one task run side by
+        side (two tool calls of a turn): the read and the write are one.
+        Returns False when the task is gone or has ended.
+        """
+        stamp = now()
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT state, reason, hook_request FROM tasks WHERE id = ?", (task_id,)
+            ).fetchone()
+            if row is None or row["state"] in ("done", "failed", "killed", "lost"):
+                return False
+            values = {**fields, "updated_at": stamp}
+            if requests is not None:
+                values["hook_request"] = requests(row["hook_request"])
+            # Already waiting at another request of the turn: that prompt stays.
+            change = waiting is not None and (row["state"] != "waiting" or not row["hook_request"])
+            if waiting is not None and change:
+                reason, prompt = waiting
+                values.update(state="waiting", reason=reason, prompt_text=prompt, error=None)
+            sets = ", ".join(f"{k} = ?" for k in values)
+            db.execute(f"UPDATE tasks SET {sets} WHERE id = ?", [*values.values(), task_id])
+            if waiting is not None and change:
+                db.execute(
+                    "INSERT INTO events (task_id, at, from_state, to_state, reason, detail, by) "
+                    "VALUES (?, ?, ?, 'waiting', ?, ?, 'hook')",
+                    (task_id, stamp, row["state"], waiting[0], waiting[1]),
+                )
+        return True
+
     def audit(self, task_id: int, detail: str, by: str = "user") -> None:
         """Record an action on a task (a keystroke) without changing its state."""
         with self.transaction() as db:
@@ -405,7 +449,25 @@ class StateChange:
 
 
 class StateDirError(TmuxCodexError):
-    """The state directory cannot be used."""
+    """The state directory cannot be used (bad input: ``TMUX_CODEX_HOME`` names it)."""
+
+    exit_code = 2
+
+
+def _unusable(path: Path, exc: sqlite3.DatabaseError) -> StateDirError:
+    """One line on why the store at ``path`` cannot be opened, and what to do."""
+    text = str(exc)
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return StateDirError(
+            f"cannot write to the store {path}: {text} (is the state directory read-only? "
+            "tmux-codex needs to write there; TMUX_CODEX_HOME chooses another)"
+        )
+    if "disk is full" in text or "disk I/O" in text:
+        return StateDirError(f"cannot write to the store {path}: {text} (is the disk full?)")
+    return StateDirError(
+        f"the store {path} is not a tmux-codex store or is damaged ({text}): move it "
+        "away (its tasks are lost to tmux-codex; the logs stay) and run the command again"
+    )
 
 
 class NameTaken(Exception):

@@ -8,7 +8,6 @@ to the store (state changes become events).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import signal
@@ -21,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from tmux_codex.config import Config
 from tmux_codex.errors import BadInput, NotPossible, TaskNotFound
-from tmux_codex.models import FINAL_STATES, LIVE_STATES, Event, Task, parse_stamp
-from tmux_codex.paths import env_path
+from tmux_codex.models import FINAL_STATES, LIVE_STATES, Event, Task
+from tmux_codex.paths import env_path, prompt_path
 from tmux_codex.store import StateChange, Store
 from tmux_codex.tmux import PaneInfo, Tmux
 from tmux_codex.wake import wake
@@ -47,6 +46,9 @@ class Context:
 
 # -- finding a task ---------------------------------------------------------
 
+#: SQLite's largest integer: no task id is larger.
+MAX_ID = 2**63 - 1
+
 
 def resolve(ctx: Context, ref: str | None) -> Task:
     """The task named by an id, a name or a window id; inside tmux, the current window's."""
@@ -68,7 +70,9 @@ def resolve(ctx: Context, ref: str | None) -> Task:
             raise TaskNotFound("the current tmux window holds no tmux-codex task; name one")
         return task
     task = None
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit():
+        if int(ref) > MAX_ID:
+            raise BadInput(f"no task {ref!r}: task ids are at most {MAX_ID}")
         task = store.get(int(ref))
     if task is None and ref.startswith("@"):
         task = store.by_window(ref)
@@ -144,7 +148,7 @@ def refresh(
     *,
     announced: dict[int, str | None] | None = None,
     progressed: frozenset[int] = frozenset(),
-    by: str = "monitor",
+    by: str = "cli",
     hold: Callable[[Task, Verdict], bool] | None = None,
     wake_monitor: bool = True,
 ) -> list[Task]:
@@ -244,39 +248,19 @@ def _stale(recorded: str | None, seen: str | None, within: float = 5.0) -> bool:
     return gap.total_seconds() >= within
 
 
-#: A permission request a hook recorded counts as ``waiting`` this long before
-#: its prompt is on screen (Codex draws it as soon as the hook is done).
-HOOK_GRACE = 5.0
-
-
 def with_hook_request(task: Task, verdict: Verdict) -> tuple[Verdict, str | None]:
-    """Combine the screen's verdict with the permission request a hook recorded.
+    """The screen's verdict with the permission requests the hooks recorded taken in.
 
-    The hook knows the complete command (the screen may cut it, and the
-    model's reason may imitate it): while the prompt is up, its text is the
-    hook's. Before the prompt is drawn the task is already ``waiting``; once
-    the prompt was seen and went away (answered), or never came, the request
-    is over. Returns the verdict and the request to keep (None: cleared).
+    While a prompt is up, its text is that of the request it shows (the
+    complete command: the screen may cut it, and the model's reason may
+    imitate it); see :mod:`tmux_codex.pending`. Returns the verdict and the
+    requests to keep (JSON, None: none).
     """
-    from tmux_codex.classify import Verdict
+    from tmux_codex import pending
 
-    raw = task.hook_request
-    if not raw:
-        return verdict, None
-    try:
-        request = json.loads(raw)
-        reason, prompt = str(request["reason"]), str(request["prompt"])
-        shown, at = bool(request.get("shown")), parse_stamp(str(request.get("at")))
-    except (ValueError, KeyError, TypeError):
-        return verdict, None
-    if verdict.state == "waiting" and verdict.reason in ("approval", "edit"):
-        request["shown"] = True
-        kept = raw if shown else json.dumps(request)
-        return Verdict("waiting", reason, prompt), kept
-    fresh = at is not None and (datetime.now(timezone.utc) - at).total_seconds() < HOOK_GRACE
-    if verdict.state in ("working", "starting") and not shown and fresh:
-        return Verdict("waiting", reason, prompt), raw
-    return verdict, None
+    requests = pending.load(task.hook_request)
+    combined, kept = pending.combine(requests, verdict, datetime.now(timezone.utc))
+    return combined, pending.dump(kept)
 
 
 def _change(
@@ -608,10 +592,21 @@ def answer(
     tmux = Tmux(task.tmux_socket)
     prompt = task.prompt_text
     why = f" ({rule})" if rule else ""
+    # The key goes only to a prompt that is on the screen: a hook may have told of
+    # one Codex has not drawn yet (a key now would land in the composer).
+    drawn = on_screen(task)
+    if drawn is None or drawn.state != "waiting" or drawn.reason != task.reason:
+        raise NotPossible(
+            f"task {task.id} ({task.name}) has no {task.reason} prompt on its screen yet: "
+            "try again in a moment"
+        )
 
     def still_up() -> bool:
-        now = refresh(ctx, [task])[0]
-        return now.state == "waiting" and now.prompt_text == prompt
+        # The very prompt the key was sent to, as the screen shows it (the next one of
+        # the turn may be about the same kind of thing, never with the same screen).
+        refresh(ctx, [task])
+        now = on_screen(task)
+        return now is not None and now.state == "waiting" and now.prompt_text == drawn.prompt_text
 
     detail = f"{_VERBS[choice]}{why}: key {key}\n{prompt or ''}".rstrip()
     tmux.send_keys(task.pane_id, key)
@@ -626,6 +621,20 @@ def answer(
         f"sent {key} to task {task.id} ({task.name}) but its prompt is still up; "
         f"see 'tmux-codex screen {task.id}'"
     )
+
+
+def on_screen(task: Task) -> Verdict | None:
+    """What the task's pane shows now, by the screen alone (no hook, no store); None if gone."""
+    from tmux_codex.classify import classify
+
+    if not task.pane_id:
+        return None
+    panes, screens = Tmux(task.tmux_socket).snapshot([task.pane_id])
+    info = _pane_for(task, panes)
+    screen = screens.get(task.pane_id)
+    if info is None or info.dead or screen is None:
+        return None
+    return classify(screen, info.title, task.mode)
 
 
 def poke(ctx: Context, ref: str | None, by: str = "user", why: str = "") -> Task:
@@ -717,6 +726,7 @@ def remove(ctx: Context, ref: str | None, purge: bool = False) -> Task:
             Tmux(task.tmux_socket).kill_window(task.window_id)
     ctx.store.delete(task.id)
     env_path(ctx.store.home, task.id).unlink(missing_ok=True)
+    prompt_path(ctx.store.home, task.id).unlink(missing_ok=True)
     if purge:
         Path(task.log_path).unlink(missing_ok=True)
     return task

@@ -617,7 +617,7 @@ class _Top:
 
         self.say("looking at the live tasks…")
         try:
-            refresh(self.ctx, self.ctx.store.tasks(include_final=False), by="user")
+            refresh(self.ctx, self.ctx.store.tasks(include_final=False))
         except TmuxCodexError as exc:
             self.message = one_line(str(exc))
         else:

@@ -304,26 +304,30 @@ def escalate(req: Request) -> Reply:
 
     The message holds ``{"cmd": "...", "justification": "..."}`` after the tag,
     so a test can put any bytes (newlines, quotes, 40 lines) in the command the
-    approval prompt is about, and any reason text above it.
+    approval prompt is about, and any reason text above it; ``{"cmds": [...]}``
+    asks about several at once (tool calls of one response).
     """
     rid = _rid(req, "escalate")
     text = req.user_text
     try:
         spec = json.loads(text[text.index("{") : text.rindex("}") + 1])
-        cmd, why = str(spec["cmd"]), str(spec.get("justification", "The test asks for it."))
+        cmds = [str(c) for c in spec["cmds"]] if "cmds" in spec else [str(spec["cmd"])]
+        why = str(spec.get("justification", "The test asks for it."))
     except (ValueError, KeyError, TypeError):
-        return answer(rid, 'escalate needs {"cmd": ...} after its tag')
+        return answer(rid, 'escalate needs {"cmd": ...} or {"cmds": [...]} after its tag')
     if req.step == 0:
-        return call(
-            rid,
-            "exec_command",
-            {
+        # Several commands: several tool calls in one response (Codex asks about each).
+        events: list[tuple[float, Event]] = [(0.0, created(rid))]
+        for index, cmd in enumerate(cmds):
+            arguments = {
                 "cmd": cmd,
                 "login": False,
                 "sandbox_permissions": "require_escalated",
                 "justification": why,
-            },
-        )
+            }
+            events.append((0.0, function_call(f"call-{rid}-{index}", "exec_command", arguments)))
+        events.append((0.0, completed(rid)))
+        return Stream(tuple(events))
     return answer(rid, ESCALATE_DONE)
 
 
