@@ -114,6 +114,13 @@ def _split_screens(lines: list[str], mark: str) -> dict[str, str]:
     return {pane: "\n".join(body) for pane, body in screens.items()}
 
 
+def preload() -> None:
+    """Import libtmux now, before a lock is taken that :meth:`Tmux.new_window` runs under."""
+    import importlib
+
+    importlib.import_module("libtmux")
+
+
 class Tmux:
     """One tmux server: the default one, or ``tmux -L socket``."""
 
