@@ -16,6 +16,7 @@ from tmux_codex.classify import (
     classify,
     decide,
     is_progress,
+    loop_key,
     output_lines,
     patterns_for,
     repeated_block,
@@ -474,11 +475,28 @@ def test_a_block_repeated_back_to_back_is_a_loop() -> None:
     assert repeated_block([*block, "other line in between", *block, *block, *block]) is None
 
 
-def test_output_lines_are_normalised() -> None:
+def test_output_lines_are_as_printed_and_compared_without_times() -> None:
     raw = (
         b"\x1b[1mRunning 12 of 40 tests\x1b[0m\r\nok\r\n\x1b]0;title\x07succeeded in 5ms: fine\r\n"
+        b"  \x1b[32mwrote\x1b[0m /tmp/run-7/out_2.txt   (12 lines)\r\n"
     )
-    assert output_lines(raw) == ["Running # of # tests", "succeeded in #ms: fine"]
+    lines = output_lines(raw)
+    assert lines == [
+        "Running 12 of 40 tests",
+        "succeeded in 5ms: fine",
+        "wrote /tmp/run-7/out_2.txt   (12 lines)",
+    ]
+    assert [loop_key(line) for line in lines] == [
+        "Running 12 of 40 tests",  # a count is content
+        "succeeded in #: fine",  # a run time is not
+        "wrote /tmp/run-7/out_2.txt (12 lines)",
+    ]
+    assert loop_key("2026-11-24T10:00:01.5Z retry at 10:00:02 after 1.5 s, 3 hours") == (
+        "# retry at # after #, #"
+    )
+    assert loop_key("progress line 000123 of 200 items, v1.2s") == (
+        "progress line 000123 of 200 items, v1.2s"
+    )
 
 
 def test_no_capture_loops_by_accident() -> None:
@@ -487,7 +505,7 @@ def test_no_capture_loops_by_accident() -> None:
         lines: list[str] = []
         for frame in raw.split(b"\x1b[?2026h"):
             if is_progress(frame):
-                lines = [*lines, *output_lines(frame)][-96:]
+                lines = [*lines, *map(loop_key, output_lines(frame))][-96:]
                 assert repeated_block(lines) is None, capture.name
 
 

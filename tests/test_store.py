@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from tmux_codex.errors import DiskFull
 from tmux_codex.models import LIVE_STATES
-from tmux_codex.store import MIGRATIONS, NameTaken, Store
+from tmux_codex.store import MIGRATIONS, NameTaken, Store, StoreTooNew
 
 
 def fields(**extra: Any) -> dict[str, Any]:
@@ -89,3 +90,59 @@ def test_delete_removes_events(tmp_path: Path) -> None:
         t = store.add_task(fields(), None, "t")
         store.delete(t.id)
         assert store.get(t.id) is None and store.events(t.id) == []
+
+
+def test_a_store_from_a_newer_tmux_codex_is_refused_and_left_alone(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        store.add_task(fields(), None, "t")
+    db = sqlite3.connect(tmp_path / "tasks.db")
+    db.execute("ALTER TABLE tasks ADD COLUMN from_the_future TEXT")
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.close()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    with pytest.raises(StoreTooNew) as refused:
+        Store(tmp_path)
+    assert str(refused.value) == (
+        f"the store {tmp_path / 'tasks.db'} was made by a newer tmux-codex (schema "
+        f"{len(MIGRATIONS) + 1}, this one knows {len(MIGRATIONS)}): upgrade tmux-codex or "
+        "use another TMUX_CODEX_HOME"
+    )
+    assert refused.value.exit_code == 1
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert after == before
+
+
+def test_a_full_store_is_one_error_and_undoes_the_write(tmp_path: Path) -> None:
+    """SQLite's own SQLITE_FULL, reached with ``max_page_count`` (no full disk needed)."""
+    with Store(tmp_path) as store:
+        first = store.add_task(fields(), None, "t")
+        pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+        store.db.execute(f"PRAGMA max_page_count = {pages}")
+        big = fields(prompt="x" * 200_000)
+        with pytest.raises(DiskFull) as full:
+            store.add_task(big, None, "big")
+        assert str(full.value) == (
+            f"the state directory's disk is full ({tmp_path}: database or disk is full): "
+            "free space and retry"
+        )
+        assert not store.db.in_transaction  # rolled back, not left open
+        assert [t.id for t in store.tasks()] == [first.id]
+        assert [e.task for e in store.events()] == [first.id]
+        store.db.execute(f"PRAGMA max_page_count = {pages * 1000}")
+        assert store.add_task(big, None, "big").name == "big"  # usable again
+
+
+def test_nested_transactions_are_savepoints(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        with store.transaction():
+            kept = store.add_task(fields(), None, "kept")
+            with pytest.raises(NameTaken):
+                store.add_task(fields(), "kept", "x")  # undone alone
+            store.update(kept.id, state="working")
+        assert [(t.name, t.state) for t in store.tasks()] == [("kept", "working")]
+        with pytest.raises(RuntimeError), store.transaction():
+            store.add_task(fields(), None, "gone")
+            store.set_state(kept.id, "done")
+            raise RuntimeError("the outer one fails")
+        assert [(t.name, t.state) for t in store.tasks()] == [("kept", "working")]
+        assert [e.to_state for e in store.events()] == ["starting"]

@@ -46,7 +46,9 @@ __all__ = [
     "announcements",
     "classify",
     "decide",
+    "drawn_words",
     "is_progress",
+    "loop_key",
     "output_lines",
     "patterns_for",
     "repeated_block",
@@ -153,7 +155,9 @@ PATTERNS_0_169_0 = Patterns(
     title_waiting=re.compile(r"^\[ [!.] \] Action Required\b"),
     state_escape=re.compile(rb"\x1b\]7501;state=([^\x07\x1b]*)(?:\x07|\x1b\\)"),
     status_words=("Working", "(", "esc", "to", "interrupt)", "•", "◦"),
-    status_timer=re.compile(r"[•◦\u2800-\u28ff]*\(?(?:\d+[hms]?)+\)?[•◦]*"),
+    # "(12s", "1m", "05s)", a bullet or spinner, or a digit or two the renderer redrew
+    # alone ("7"); a longer bare number ("000125") is a counter, not the timer.
+    status_timer=re.compile(r"[•◦\u2800-\u28ff]*\(?(?:(?:\d+[hms])+|\d{1,2})?\)?[•◦]*"),
 )
 
 #: Pattern tables by the Codex version they were written against.
@@ -307,24 +311,35 @@ def announcements(data: bytes, patterns: Patterns | None = None) -> list[str]:
     return [m.group(1).decode(errors="replace") for m in table.state_escape.finditer(data)]
 
 
-def is_progress(data: bytes, patterns: Patterns | None = None) -> bool:
-    """Whether new raw bytes of a task are real output, not just its live timer.
+def drawn_words(data: bytes, patterns: Patterns | None = None) -> list[str]:
+    """The words raw bytes draw, less what the live status line draws.
 
     A Codex waiting on its model redraws ``• Working (43s • esc to interrupt)``
     every second, blinks the bullet and spins the title, forever. Those bytes
     draw only the status line's own words (or pieces of them, as the renderer
     redraws changed cells only), timer tokens and bullets; escapes draw
-    nothing. Any other word drawn is progress: streamed text, a tool's output,
-    a new screen.
+    nothing. Every other word is returned; one shortened with ``…`` (a long
+    path at a narrow width) as its pieces.
     """
     table = patterns if patterns is not None else patterns_for()
+    words = []
     for token in visible_text(data).split():
-        if token == "\ufffd" or table.status_timer.fullmatch(token):
-            continue
-        if any(token in word for word in table.status_words):
-            continue
-        return True
-    return False
+        for piece in token.split("…"):
+            if not piece or piece == "\ufffd" or table.status_timer.fullmatch(piece):
+                continue
+            if any(piece in word for word in table.status_words):
+                continue
+            words.append(piece)
+    return words
+
+
+def is_progress(data: bytes, patterns: Patterns | None = None) -> bool:
+    """Whether new raw bytes draw anything but the live timer (see :func:`drawn_words`).
+
+    Streamed text, a tool's output, a new screen are; so is a repaint of the
+    same screen, which only :class:`tmux_codex.progress.Seen` tells apart.
+    """
+    return bool(drawn_words(data, patterns))
 
 
 def _last(lines: Sequence[str], pattern: re.Pattern[str], start: int, end: int) -> int | None:
@@ -479,14 +494,38 @@ LOOP_REPEATS = 4
 _LOOP_MIN_LINE = 12
 
 
+#: Escapes that only colour text or set a title: they take no room in a printed line.
+_NO_ROOM = re.compile(rb"\x1b\[[0-9;:]*m|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+#: Numbers that measure time: durations (``5ms``, ``2.1 s``, ``1m``), clock times and
+#: dates. Two runs of the same command differ in them; a counter is not one of them.
+_TIMES = re.compile(
+    r"(?<![\w.])(?:"
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?Z?)?"
+    r"|\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?"
+    r"|\d+(?:[.,]\d+)?\s?(?:ns|[µu]s|ms|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)"
+    r")(?!\w)"
+)
+
+
 def output_lines(data: bytes) -> list[str]:
-    """The lines raw bytes print, normalised for comparing: escapes, digits, spacing gone."""
+    """The lines raw bytes print, as printed: escapes out, ends trimmed, short lines left out.
+
+    Colours and titles vanish; an escape that moves the cursor is a space.
+    """
     lines = []
-    for line in re.split(r"[\r\n]+", visible_text(data)):
-        norm = " ".join(re.sub(r"\d+", "#", line).split())
-        if len(norm) >= _LOOP_MIN_LINE:
-            lines.append(norm)
+    for line in re.split(r"[\r\n]+", visible_text(_NO_ROOM.sub(b"", data))):
+        text = line.strip()
+        if len(loop_key(text)) >= _LOOP_MIN_LINE:
+            lines.append(text)
     return lines
+
+
+def loop_key(line: str) -> str:
+    """A printed line as the loop guard compares it: spacing and times do not count.
+
+    Every other digit does: ``progress line 000123`` and ``000124`` are two lines.
+    """
+    return " ".join(_TIMES.sub("#", line).split())
 
 
 def repeated_block(lines: Sequence[str]) -> tuple[int, int] | None:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from tmux_codex import __version__
-from tmux_codex.errors import BadInput, NotPossible, TmuxCodexError
+from tmux_codex.errors import BadInput, DiskFull, NotPossible, TmuxCodexError, is_disk_full
 from tmux_codex.models import STATES, Task, age
 from tmux_codex.text import printable
 
@@ -747,6 +747,11 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # one line, not a traceback
         if debug:
             raise
+        if is_disk_full(exc):
+            from tmux_codex.paths import state_home
+
+            click.echo(f"tmux-codex: {DiskFull(state_home(), exc)}", err=True)
+            sys.exit(DiskFull.exit_code)
         click.echo(
             f"tmux-codex: internal error: {type(exc).__name__}: {printable(str(exc), keep='')} "
             f"(TMUX_CODEX_DEBUG=1 shows the traceback)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -14,12 +15,12 @@ from pathlib import Path
 
 from tmux_codex.codex import INSTALL_HINT, codex_home
 from tmux_codex.config import Config
-from tmux_codex.errors import BadInput, CodexNotFound, TmuxCodexError
+from tmux_codex.errors import BadInput, CodexNotFound, DiskFull, TmuxCodexError, is_disk_full
 from tmux_codex.hooks import codex_flags, definitions
 from tmux_codex.models import MODES, Task
 from tmux_codex.paths import ensure_dir, env_path, logs_dir, prompt_path
 from tmux_codex.store import NameTaken, Store
-from tmux_codex.tmux import TASK_OPTION, Tmux
+from tmux_codex.tmux import TASK_OPTION, Tmux, preload
 
 #: Linux refuses a single argument longer than this (MAX_ARG_STRLEN).
 MAX_PROMPT_BYTES = 131_072 - 1
@@ -216,6 +217,7 @@ def start(store: Store, config: Config, req: StartRequest, socket: str) -> Task:
     codex = resolve_codex(config)
     tmux = Tmux(socket)
     tmux.check_version()
+    preload()  # not while the store is locked
     home = store.home
     fields: dict[str, object] = {
         "state": "starting",
@@ -229,35 +231,57 @@ def start(store: Store, config: Config, req: StartRequest, socket: str) -> Task:
         "codex_home": str(codex_home(os.environ)),
         "prompt": req.prompt,
     }
+    task_id: int | None = None
+    window_id: str | None = None
+    made_log: Path | None = None
     try:
-        task = store.add_task(fields, req.name, default_name(req.prompt))
-    except NameTaken:
-        raise BadInput(f"a task named {req.name!r} exists; choose another --name") from None
-    log = Path(task.log_path)
-    try:
-        hook_flags = tuple(codex_flags(definitions(home, task.id)))
-        argv = codex_argv(
-            codex,
-            mode,
-            config,
-            req.codex_args,
-            notify_arg(home, task.id),
-            workdir,
-            req.prompt,
-            hook_flags,
-        )
-        store.update(task.id, argv=argv)
-        if mode == "exec":
-            write_prompt(home, task.id, req.prompt)
-        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.close(fd)
-        return open_window(store, task)
+        # One transaction: the task, its event and its window become visible
+        # together, once its window runs; any failure undoes it all.
+        with store.transaction():
+            try:
+                task = store.add_task(fields, req.name, default_name(req.prompt))
+            except NameTaken:
+                raise BadInput(f"a task named {req.name!r} exists; choose another --name") from None
+            task_id = task.id
+            hook_flags = tuple(codex_flags(definitions(home, task.id)))
+            argv = codex_argv(
+                codex,
+                mode,
+                config,
+                req.codex_args,
+                notify_arg(home, task.id),
+                workdir,
+                req.prompt,
+                hook_flags,
+            )
+            store.update(task.id, argv=argv)
+            if mode == "exec":
+                write_prompt(home, task.id, req.prompt)
+            log = Path(task.log_path)
+            # A log that is there already (a store made anew) is appended to, never removed.
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                made_log = log
+            started = open_window(store, store.get(task.id) or task)
+            window_id = started.window_id
+        return started
     except BaseException as exc:
-        store.delete(task.id)
-        log.unlink(missing_ok=True)
-        prompt_path(home, task.id).unlink(missing_ok=True)
+        # The transaction is rolled back; the window (whose shim waits for the
+        # task to be committed) and the files made for it go too.
+        if window_id:
+            with contextlib.suppress(Exception):
+                tmux.kill_window(window_id)
+        if task_id is not None:
+            with contextlib.suppress(OSError):
+                env_path(home, task_id).unlink(missing_ok=True)
+                prompt_path(home, task_id).unlink(missing_ok=True)
+        if made_log is not None:
+            with contextlib.suppress(OSError):
+                made_log.unlink(missing_ok=True)
         if isinstance(exc, (TmuxCodexError, KeyboardInterrupt)):
             raise
+        if is_disk_full(exc):
+            raise DiskFull(home, exc) from None
         raise TmuxCodexError(f"could not start the task: {exc}") from exc
 
 
@@ -276,20 +300,21 @@ def open_window(store: Store, task: Task) -> Task:
         window_id, pane_id = tmux.new_window(task.tmux_session, task.name, shim, task.workdir)
         # Before the window is on record: only a window carrying this id is the task's.
         tmux.set_window_option(window_id, TASK_OPTION, str(task.id))
+        info = tmux.panes().get(window_id)
+        store.update(
+            task.id,
+            window_id=window_id,
+            pane_id=pane_id,
+            width=info.width if info else 0,
+            height=info.height if info else 0,
+        )
     except BaseException:
         if window_id:
-            tmux.kill_window(window_id)
+            with contextlib.suppress(Exception):  # the first error is the one to tell
+                tmux.kill_window(window_id)
         env_path(home, task.id).unlink(missing_ok=True)
         prompt_path(home, task.id).unlink(missing_ok=True)
         raise
-    info = tmux.panes().get(window_id)
-    store.update(
-        task.id,
-        window_id=window_id,
-        pane_id=pane_id,
-        width=info.width if info else 0,
-        height=info.height if info else 0,
-    )
     started = store.get(task.id)
     assert started is not None
     return started

@@ -47,17 +47,20 @@ from tmux_codex.classify import (
     LOOP_REPEATS,
     Verdict,
     is_progress,
+    loop_key,
     output_lines,
     repeated_block,
     visible_text,
 )
 from tmux_codex.codex import exec_session_id, find_session
 from tmux_codex.daemon import Lock
+from tmux_codex.errors import TmuxCodexError
 from tmux_codex.models import FINAL_STATES, Task, now
 from tmux_codex.paths import ensure_dir, logs_dir, notified_path, wake_dir
 from tmux_codex.policy import on_prompt, resume_delay, should_kill
-from tmux_codex.tasks import Context, _codex_state, refresh
-from tmux_codex.watch import Change, DirWatch
+from tmux_codex.progress import Seen
+from tmux_codex.tasks import Context, _codex_state, _shim_alive, refresh
+from tmux_codex.watch import Change, DirWatch, ProcessWatch
 
 #: At most one look (capture) per task per this many seconds.
 DEBOUNCE = 0.025
@@ -69,6 +72,8 @@ SETTLE_TRIES = 4
 UNKNOWN_CONFIRM = 0.3
 #: Output lines kept per task for the loop guard.
 LOOP_LINES = LOOP_MAX_BLOCK * LOOP_REPEATS * 2
+#: Only output printed in these states can be a loop (a prompt that is redrawn is not).
+LOOP_STATES = frozenset({"working", "stalled"})
 #: After a restart, state changes younger than this that no sink saw yet are notified.
 RENOTIFY_WITHIN = 600.0
 #: Gather file events this long before reading them: one wake-up per burst.
@@ -83,6 +88,10 @@ MAX_PENDING = 1 << 16
 CARRY = 128
 #: At most this much of a burst of new bytes is analysed (the rest is skipped).
 MAX_READ = 1 << 20
+#: A task whose shim ended is looked at again, this many seconds times the tries
+#: so far, until tmux shows its pane dead (it learns of the exit a moment later).
+EXIT_RETRY = 0.2
+EXIT_TRIES = 10
 
 
 # -- what it knows of each task ------------------------------------------------
@@ -101,11 +110,12 @@ class Track:
     settle_tries: int = 0
     last_look: float = -math.inf
     look_due: float | None = None
-    progress_at: float = 0.0  # monotonic time of the last real output
+    progress_at: float = 0.0  # monotonic time of the last progress: something not drawn lately
     poked: bool = False
     unknown_since: float | None = None  # first look that saw a prompt of no known kind
     killing: bool = False  # a policy kill is under way
-    lines: deque[str] = field(default_factory=lambda: deque(maxlen=LOOP_LINES))
+    lines: deque[str] = field(default_factory=lambda: deque(maxlen=LOOP_LINES))  # loop keys
+    printed: deque[str] = field(default_factory=lambda: deque(maxlen=LOOP_LINES))  # as printed
     looping_since: float | None = None  # the loop guard saw one block repeated
     loop_block: tuple[str, ...] = ()
     attempt: int = 1  # the task's attempt this record follows (a resume starts anew)
@@ -115,7 +125,17 @@ class Track:
     generation: int = -1
     fd: int = -1  # the log, open for reading
     pending: bytearray = field(default_factory=bytearray)  # not yet seen by the loop guard
+    unweighed: bytearray = field(default_factory=bytearray)  # not yet weighed for progress
+    seen: Seen = field(default_factory=Seen)  # what it drew lately (a repaint is no progress)
     scanned_at: float = -math.inf
+    live_state: str = ""  # the state it was last seen in while live
+    shim_pid: int | None = None  # the shim whose end is watched
+    shim_gone: bool = False  # it ended: looked at until the task is seen to end
+    exit_tries: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.live_state and self.state not in FINAL_STATES:
+            self.live_state = self.state
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -159,6 +179,8 @@ class Monitor:
         self.log = log
         self.notifier = notifier
         self.queue: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
+        # A shim that ends without a word (SIGKILL) writes nothing: its end is an event too.
+        self.procs = ProcessWatch(lambda task_id: self.queue.put(("exited", task_id)))
         self.tracks: dict[int, Track] = {}
         self.stopping = threading.Event()
         self.last_event = 0
@@ -184,6 +206,7 @@ class Monitor:
         wakes = ensure_dir(wake_dir(self.home))
         watch = DirWatch([logs, wakes], self._on_changes, gather=COALESCE)
         watch.start()  # before reconciling, so no byte written meanwhile is missed
+        self.procs.start()
         try:
             self.last_event = self._notified_upto()
             try:
@@ -198,6 +221,7 @@ class Monitor:
                 self._step()
         finally:
             watch.stop()
+            self.procs.stop()
             self.actions.shutdown(wait=True, cancel_futures=True)
             for track in self.tracks.values():
                 track.close()
@@ -238,6 +262,9 @@ class Monitor:
                 progress_at=started,
                 attempt=task.attempt,
             )
+            # What it drew before: drawn again (a client attaching), it is no progress.
+            self.tracks[task.id].seen.weigh(_tail(task.log_path, sizes.get(task.id, 0)))
+            self._watch_shim(task, self.tracks[task.id])
         ended = sum(1 for task in refreshed if task.final)
         self.log(f"reconciled {len(live)} live task(s); {ended} of them had ended")
 
@@ -259,6 +286,10 @@ class Monitor:
                 logs.add(task_id)
             elif kind == "wake":
                 wakes.add(task_id)
+            elif kind == "exited":
+                wakes.add(task_id)
+                if task_id in self.tracks:
+                    self.tracks[task_id].shim_gone = True
             elif kind == "all":
                 wakes.update(t.id for t in self.store.tasks(include_final=False))
                 logs.update(t.id for t in self.store.tasks(include_final=False))
@@ -283,8 +314,11 @@ class Monitor:
                 task = self.store.get(task_id)
                 if task is not None:
                     self._policy(task)
-        except Exception:  # one bad turn must not end the monitor
-            self.log("error: " + traceback.format_exc().rstrip())
+        except Exception as exc:  # one bad turn must not end the monitor
+            if isinstance(exc, TmuxCodexError):  # a full disk, tmux out of reach: one line
+                self.log(f"error: {exc}")
+            else:
+                self.log("error: " + traceback.format_exc().rstrip())
             for task_id in wakes | logs:  # look again next turn: nothing is dropped
                 self.queue.put(("wake", task_id))
             self.stopping.wait(0.5)  # and a lasting fault must not spin
@@ -335,13 +369,18 @@ class Monitor:
                 self.tracks[task_id] = track
             track.task, track.generation = task, self._generation
             track.state, track.mode = task.state, task.mode
+            if not task.final:
+                track.live_state = task.state
             new = self._read_new(task, track) if task_id in logs else b""
             if task.final:
+                self.procs.forget(task_id)
                 # What it printed last still counts for the loop guard.
-                self._watch_loop(task, track, bytes(track.pending) + new, clock)
+                working = track.live_state in LOOP_STATES
+                self._watch_loop(task, track, bytes(track.pending) + new, clock, working)
                 track.pending.clear()
                 track.close()
                 continue
+            self._watch_shim(task, track)
             wanted = task_id in wakes
             if new:
                 wanted = self._output(task, track, new, clock, progressed) or wanted
@@ -372,16 +411,22 @@ class Monitor:
             track.settle_tries = 0
             wanted = track.unsettled
         # The stall clock needs a resolution of about a second, not every write.
+        # Every byte is weighed (a busy task's at most once a second), so what
+        # it drew is known when it draws it again (a repaint is not progress).
+        track.unweighed += new
+        if len(track.unweighed) > MAX_PENDING:  # a task this busy progresses anyway
+            del track.unweighed[:-MAX_PENDING]
         busy = task.state in ("working", "starting") and not track.unsettled
         if not busy or clock - track.progress_at >= PROGRESS_RESOLUTION:
-            progress = is_progress(new)
-            if progress:
+            data = bytes(track.unweighed[-MAX_PENDING:])
+            track.unweighed.clear()
+            if track.seen.weigh(data):
                 track.progress_at = clock
                 track.poked = False
                 if task.state == "stalled":
                     progressed.add(task.id)
                     wanted = True
-            if track.unsettled and (progress or b"Action Required" in new):
+            if track.unsettled and (b"Action Required" in new or is_progress(new)):
                 wanted = True  # not on every spinner frame while a prompt is drawn
         if task.state == "starting":
             wanted = True
@@ -391,7 +436,7 @@ class Monitor:
             pending = bytes(track.pending[-MAX_PENDING:])
             whole = pending.rfind(b"\n") + 1  # a line cut by a read waits for its end
             track.pending = bytearray(pending[whole:])
-            self._watch_loop(task, track, pending[:whole], clock)
+            self._watch_loop(task, track, pending[:whole], clock, task.state in LOOP_STATES)
         if not task.codex_session_id:
             if any(a.startswith("working") for a in found):
                 track.session_tries = 0  # a turn began: its rollout file is being made
@@ -400,14 +445,24 @@ class Monitor:
                 self._learn_session(task, track, new, clock)
         return wanted
 
-    def _watch_loop(self, task: Task, track: Track, new: bytes, clock: float) -> None:
+    def _watch_loop(
+        self, task: Task, track: Track, new: bytes, clock: float, working: bool
+    ) -> None:
         """The loop guard: an event when the output repeats one block over and over.
 
-        Each line is weighed as it comes, so a loop is seen even when the same
-        read also brings what followed it (a task that gave up and ended).
+        Only what a ``working`` (or ``stalled``) task prints counts: a prompt that
+        Codex redraws while it waits is no loop. Lines are compared as printed,
+        digits and all, except for times (``in 5ms``, ``10:02:03``): a counter
+        that goes up is progress. Each line is weighed as it comes, so a loop is
+        seen even when the same read also brings what followed it (a task that
+        gave up and ended).
         """
-        for line in output_lines(new):
+        if not working:
+            return
+        for text in output_lines(new):
+            line = loop_key(text)
             track.lines.append(line)
+            track.printed.append(text)
             if track.looping_since is not None:
                 if line in track.loop_block:
                     continue
@@ -422,7 +477,7 @@ class Monitor:
             track.looping_since = clock
             size, times = found
             track.loop_block = tuple(list(track.lines)[-size:])
-            first = track.loop_block[0]
+            first = track.printed[-size]
             self.store.audit(
                 task.id,
                 f"looping: the same {size}-line block {times} times in a row: {first}",
@@ -501,6 +556,10 @@ class Monitor:
         for task in fresh:
             track = self.tracks[task.id]
             track.state = task.state
+            if track.shim_gone and not task.final and track.exit_tries < EXIT_TRIES:
+                track.exit_tries += 1
+                due = clock + EXIT_RETRY * track.exit_tries
+                track.look_due = due if track.look_due is None else min(track.look_due, due)
             settled = _agrees(track.announced, task.state)
             if settled or task.state == "starting":
                 track.unsettled = not settled
@@ -512,6 +571,17 @@ class Monitor:
             if track.settle_tries <= SETTLE_TRIES:
                 due = clock + SETTLE_RETRY * track.settle_tries
                 track.look_due = due if track.look_due is None else min(track.look_due, due)
+
+    def _watch_shim(self, task: Task, track: Track) -> None:
+        """Hear of the end of the task's shim, even one killed without a word."""
+        pid = task.shim_pid
+        if not pid or pid == track.shim_pid or task.final:
+            return
+        track.shim_pid, track.shim_gone, track.exit_tries = pid, False, 0
+        if _shim_alive(pid):
+            self.procs.watch(task.id, pid)
+        else:
+            self.queue.put(("exited", task.id))
 
     def _hold(self, task: Task, verdict: Verdict) -> bool:
         """Whether to wait before writing this verdict: a prompt of no known kind.
@@ -797,6 +867,17 @@ def _tmux_up(socket: str) -> bool:
     return done.returncode == 0
 
 
+def _tail(path: str, end: int, size: int = 1 << 16) -> bytes:
+    """The ``size`` bytes of a log before ``end`` (b"" when unreadable)."""
+    try:
+        with open(path, "rb") as fh:
+            start = max(end - size, 0)
+            fh.seek(start)
+            return fh.read(end - start)
+    except OSError:
+        return b""
+
+
 def _size(path: str) -> int:
     try:
         return os.stat(path).st_size
@@ -820,7 +901,8 @@ def serve(ctx: Context, notifier: Any = None) -> None:
     lock.acquire()
 
     def log(line: str) -> None:
-        print(f"{now()} {line}", flush=True)
+        with contextlib.suppress(OSError):  # a full disk must not end the monitor
+            print(f"{now()} {line}", flush=True)
 
     monitor = Monitor(ctx, log=log, notifier=notifier)
 

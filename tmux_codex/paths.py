@@ -101,3 +101,32 @@ def monitor_log(home: Path) -> Path:
 def notified_path(home: Path) -> Path:
     """The last event the monitor handed to the notification sinks (survives restarts)."""
     return home / "monitor-notified.json"
+
+
+#: Less free space than this (for an ordinary user) is a full disk.
+DISK_FULL_BELOW = 64 << 10
+
+
+def disk_full(path: Path) -> bool:
+    """Whether the filesystem holding ``path`` has (next to) no space left."""
+    try:
+        info = os.statvfs(path)
+    except OSError:
+        return False
+    return info.f_bavail * info.f_frsize < DISK_FULL_BELOW
+
+
+def log_stopped_detail(log: Path) -> str:
+    """The event detail for a task whose log no longer receives what its pane prints."""
+    try:
+        size = log.stat().st_size
+    except OSError:
+        size = 0
+    why = (
+        "the state directory's disk is full"
+        if disk_full(log.parent)
+        else "tmux's pipe into it ended"
+    )
+    return (
+        f"its log stopped at {size} bytes ({why}): what the pane printed after that is not in {log}"
+    )

@@ -8,6 +8,7 @@ Two tables, ``tasks`` and ``events``; the schema version is SQLite's
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tmux_codex.errors import TmuxCodexError
+from tmux_codex.errors import DiskFull, TmuxCodexError, is_disk_full
 from tmux_codex.models import Event, Task, now
 from tmux_codex.paths import UnsafeDirectory, db_path, ensure_dir, logs_dir
 
@@ -125,6 +126,7 @@ class Store:
     def __init__(self, home: Path, busy_ms: int = BUSY_TIMEOUT_MS) -> None:
         self.home = home
         path = db_path(home)
+        self._savepoints = 0
         try:
             ensure_dir(home)
             ensure_dir(logs_dir(home))
@@ -134,19 +136,29 @@ class Store:
             self.db = sqlite3.connect(path, timeout=busy_ms / 1000, isolation_level=None)
             self.writes = 0  # write transactions through this connection (see data_version)
         except (OSError, sqlite3.Error, UnsafeDirectory) as exc:
+            if is_disk_full(exc):
+                raise DiskFull(home, exc) from None
             raise StateDirError(
                 f"cannot use state directory {home} (TMUX_CODEX_HOME): {exc}"
             ) from None
-        self.db.row_factory = sqlite3.Row
         try:
+            self.db.row_factory = sqlite3.Row
             self.db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+            self._check_version()  # before anything is written
             if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             self.db.close()
+            if is_disk_full(exc):
+                raise DiskFull(home, exc) from None
             raise _unusable(path, exc) from None
+        except BaseException as exc:
+            self.db.close()
+            if is_disk_full(exc) and not isinstance(exc, DiskFull):
+                raise DiskFull(home, exc) from None
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -163,15 +175,49 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; taken at once so concurrent writers queue."""
+        """A write transaction; taken at once so concurrent writers queue.
+
+        Inside another transaction of this store it is a savepoint: its writes
+        are undone if it fails, and are kept only if the outer one commits.
+        A full disk is :class:`DiskFull`; nothing of a failed transaction stays.
+        """
         self.writes += 1
-        self.db.execute("BEGIN IMMEDIATE")
+        if self.db.in_transaction:
+            self._savepoints += 1
+            name = f"nested_{self._savepoints}"
+            self.db.execute(f"SAVEPOINT {name}")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute(f"ROLLBACK TO {name}")
+                self.db.execute(f"RELEASE {name}")
+                raise
+            self.db.execute(f"RELEASE {name}")
+            return
         try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:  # a failed COMMIT leaves it open
+                    with contextlib.suppress(sqlite3.Error):
+                        self.db.execute("ROLLBACK")
+                raise
+        except (sqlite3.Error, OSError) as exc:
+            if is_disk_full(exc):
+                raise DiskFull(self.home, exc) from None
             raise
-        self.db.execute("COMMIT")
+
+    def _check_version(self) -> None:
+        """Refuse a store that a newer tmux-codex made (it would be misread)."""
+        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        if version > len(MIGRATIONS):
+            raise StoreTooNew(
+                f"the store {db_path(self.home)} was made by a newer tmux-codex (schema "
+                f"{version}, this one knows {len(MIGRATIONS)}): upgrade tmux-codex or use "
+                "another TMUX_CODEX_HOME"
+            )
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -382,17 +428,33 @@ class Store:
                 )
         return True
 
-    def audit(self, task_id: int, detail: str, by: str = "user") -> None:
-        """Record an action on a task (a keystroke) without changing its state."""
+    def audit(self, task_id: int, detail: str, by: str = "user", once: bool = False) -> None:
+        """Record an action on a task (a keystroke) without changing its state.
+
+        With ``once``, nothing is recorded if the task has an event with that detail.
+        """
+        if once and self._has_event(task_id, detail):
+            return  # no write transaction at all
         with self.transaction() as db:
             row = db.execute("SELECT state, reason FROM tasks WHERE id = ?", (task_id,)).fetchone()
             if row is None:
+                return
+            if (
+                once
+                and db.execute(
+                    "SELECT 1 FROM events WHERE task_id = ? AND detail = ?", (task_id, detail)
+                ).fetchone()
+            ):
                 return
             db.execute(
                 "INSERT INTO events (task_id, at, from_state, to_state, reason, detail, by) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (task_id, now(), row["state"], row["state"], row["reason"], detail, by),
             )
+
+    def _has_event(self, task_id: int, detail: str) -> bool:
+        sql = "SELECT 1 FROM events WHERE task_id = ? AND detail = ?"
+        return self.db.execute(sql, (task_id, detail)).fetchone() is not None
 
     def delete(self, task_id: int) -> None:
         with self.transaction() as db:
@@ -468,6 +530,10 @@ def _unusable(path: Path, exc: sqlite3.DatabaseError) -> StateDirError:
         f"the store {path} is not a tmux-codex store or is damaged ({text}): move it "
         "away (its tasks are lost to tmux-codex; the logs stay) and run the command again"
     )
+
+
+class StoreTooNew(StateDirError):
+    """The store was made by a newer tmux-codex (a schema this one does not know)."""
 
 
 class NameTaken(Exception):

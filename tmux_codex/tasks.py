@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tmux_codex.config import Config
-from tmux_codex.errors import BadInput, NotPossible, TaskNotFound
+from tmux_codex.errors import BadInput, DiskFull, NotPossible, TaskNotFound
 from tmux_codex.models import FINAL_STATES, LIVE_STATES, Event, Task
-from tmux_codex.paths import env_path, prompt_path
+from tmux_codex.paths import env_path, log_stopped_detail, prompt_path
 from tmux_codex.store import StateChange, Store
 from tmux_codex.tmux import PaneInfo, Tmux
 from tmux_codex.wake import wake
@@ -102,21 +102,77 @@ def _pane_for(task: Task, panes: dict[str, PaneInfo]) -> PaneInfo | None:
     return info
 
 
-def _shim_alive(pid: int | None) -> bool:
-    """Whether the task's shim still runs (then it will record how Codex ended)."""
-    if not pid:
-        return False
+def _process_state(pid: int) -> str | None:
+    """The state letter of a process (``R``, ``S``, ``Z`` for a zombie, …); None if gone.
+
+    Where there is no ``/proc``, a process that exists is ``?``.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0].decode()
+    except FileNotFoundError:
+        return None
+    except (OSError, IndexError):
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False
+        return None
     except PermissionError:
-        return True
+        pass
+    return "?"
+
+
+def _shim_alive(pid: int | None) -> bool:
+    """Whether the task's shim still runs (then it will record how Codex ended).
+
+    A zombie does not: it has ended, and only its parent (tmux) can learn how.
+    """
+    if not pid:
+        return False
+    state = _process_state(pid)
+    if state is None or state == "Z":
+        return False
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
             return b"tmux_codex.shim" in fh.read()
     except OSError:
         return True  # no /proc here: the pid exists, trust it
+
+
+#: After nudging a tmux server that missed its pane's exit, wait this long for it.
+NUDGE_WAIT = 1.0
+
+
+def _dead_pane_status(tmux: Tmux, info: PaneInfo) -> tuple[int | None, int | None]:
+    """``(exit status, signal)`` of a dead pane's process as tmux knows it.
+
+    tmux 3.3a sometimes misses the SIGCHLD of a pane's process: the pane is
+    dead, its process an unreaped zombie, and tmux knows no status. Another
+    SIGCHLD makes it reap: it is sent, and the status waited for a moment.
+    """
+    if info.dead_status is not None or info.dead_signal is not None:
+        return info.dead_status, info.dead_signal
+    if info.pid <= 0 or info.server_pid <= 0 or _process_state(info.pid) != "Z":
+        return None, None
+    with contextlib.suppress(OSError):
+        os.kill(info.server_pid, signal.SIGCHLD)
+    deadline = time.monotonic() + NUDGE_WAIT
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = tmux.panes().get(info.window_id)
+        if now is None or now.pane_id != info.pane_id:
+            break
+        if now.dead_status is not None or now.dead_signal is not None:
+            return now.dead_status, now.dead_signal
+    return None, None
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 #: Codex's private state escape (see CODEX.md): the last one says where its turn is.
@@ -168,6 +224,7 @@ def refresh(
 
     store = ctx.store
     changes: list[StateChange] = []
+    stopped: list[tuple[int, str]] = []
     by_socket: dict[str, list[Task]] = {}
     for task in live:
         by_socket.setdefault(task.tmux_socket, []).append(task)
@@ -191,9 +248,33 @@ def refresh(
                 # The shim records the exit status; tmux's is the fallback.
                 fresh = store.get(task.id)
                 exit_status = fresh.exit_code if fresh and fresh.exit_code is not None else None
-                exit_status = info.dead_status if exit_status is None else exit_status
+                if exit_status is None:
+                    exit_status, killed_by = _dead_pane_status(tmux, info)
+                    if exit_status is None and killed_by is not None:
+                        # The shim itself was killed (Codex, its child, went with
+                        # its terminal): nobody will record how Codex ended.
+                        name = _signal_name(killed_by)
+                        changes.append(
+                            StateChange(
+                                task.id,
+                                "failed",
+                                detail=f"its shim was killed by signal {killed_by} ({name}): "
+                                "how codex ended is unknown",
+                                by=by,
+                                fields={
+                                    "exit_code": 128 + killed_by,
+                                    "hook_request": None,
+                                    "last_output_at": _iso_mtime(task.log_path),
+                                },
+                            )
+                        )
+                        continue
                 if exit_status is None:
                     continue  # its status is not known yet: the shim will record it
+            elif not info.pipe and task.shim_pid:
+                # The shim turned the log on before it recorded its pid: the pipe
+                # ended (its ``cat`` failed, on a full disk say).
+                stopped.append((task.id, log_stopped_detail(Path(task.log_path))))
             if announced is not None and task.id in announced:
                 last = announced[task.id]
             else:
@@ -222,6 +303,10 @@ def refresh(
                     change.detail = f"codex exited with status {exit_status}"
                     change.fields = {"exit_code": exit_status, "hook_request": None}
                 changes.append(change)
+    for task_id, detail in stopped:
+        # On a full disk this waits for space: the monitor, or the shim at the end, records it.
+        with contextlib.suppress(DiskFull):
+            store.audit(task_id, detail, by=by, once=True)
     if changes:
         store.set_states(changes, only_from=LIVE_STATES)
         for change in changes:

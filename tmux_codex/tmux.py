@@ -25,6 +25,9 @@ _FORMAT = _SEP.join(
         "#{pane_id}",
         "#{pane_dead}",
         "#{pane_dead_status}",
+        "#{pane_dead_signal}",
+        "#{pane_pipe}",
+        "#{pid}",
         "#{pane_pid}",
         "#{pane_width}",
         "#{pane_height}",
@@ -76,6 +79,10 @@ class PaneInfo:
     pane_id: str
     dead: bool
     dead_status: int | None
+    #: The signal that ended the pane's process (tmux 3.3+; None otherwise).
+    dead_signal: int | None
+    pipe: bool  # tmux pipes its output (``pipe-pane``) somewhere
+    server_pid: int
     pid: int
     width: int
     height: int
@@ -84,16 +91,20 @@ class PaneInfo:
 
 
 def _pane_info(line: str) -> PaneInfo | None:
-    parts = line.split(_SEP, 9)
-    if len(parts) != 10:
+    parts = line.split(_SEP, 12)
+    if len(parts) != 13:
         return None
-    session, window, pane, dead, status, pid, width, height, task, title = parts
+    session, window, pane, dead, status, signum, pipe, server, pid = parts[:9]
+    width, height, task, title = parts[9:]
     return PaneInfo(
         session=session,
         window_id=window,
         pane_id=pane,
         dead=dead == "1",
         dead_status=int(status) if status.lstrip("-").isdigit() else None,
+        dead_signal=int(signum) if signum.isdigit() and int(signum) > 0 else None,
+        pipe=pipe == "1",
+        server_pid=int(server) if server.isdigit() else 0,
         pid=int(pid) if pid.isdigit() else 0,
         width=int(width or 0),
         height=int(height or 0),
@@ -112,6 +123,13 @@ def _split_screens(lines: list[str], mark: str) -> dict[str, str]:
         elif current is not None:
             current.append(line)
     return {pane: "\n".join(body) for pane, body in screens.items()}
+
+
+def preload() -> None:
+    """Import libtmux now, before a lock is taken that :meth:`Tmux.new_window` runs under."""
+    import importlib
+
+    importlib.import_module("libtmux")
 
 
 class Tmux:

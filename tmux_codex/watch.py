@@ -1,4 +1,4 @@
-"""Which files in a few directories were written: one watch per directory, in batches.
+"""Which files in a few directories were written, and which processes ended.
 
 On Linux this reads inotify through watchdog's own bindings
 (``watchdog.observers.inotify_c``): one inotify descriptor, one watch per
@@ -156,3 +156,112 @@ class DirWatch:
             observer.schedule(Handler(index), str(folder), recursive=False, event_filter=kinds)
         observer.start()
         self._observer = observer
+
+
+class ProcessWatch:
+    """Calls ``on_exit(key)`` (from a thread of its own) when a watched process ends.
+
+    On Linux (5.3 and newer) each process is a pidfd, which becomes readable
+    when the process ends, whoever its parent is; one thread waits on all of
+    them. Elsewhere :attr:`available` is False and :meth:`watch` does nothing.
+    """
+
+    def __init__(self, on_exit: Callable[[int], None]) -> None:
+        self.on_exit = on_exit
+        self.available = hasattr(os, "pidfd_open")
+        self._lock = threading.Lock()
+        self._fds: dict[int, int] = {}  # key -> pidfd
+        self._changed = False
+        self._thread: threading.Thread | None = None
+        self._stop_r, self._stop_w = -1, -1
+        self._stopping = False
+
+    def start(self) -> None:
+        if not self.available:
+            return
+        self._stop_r, self._stop_w = os.pipe()
+        self._thread = threading.Thread(
+            target=self._wait_loop, name="tmux-codex-procs", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._stopping = True
+        with contextlib.suppress(OSError):
+            os.write(self._stop_w, b"x")
+        self._thread.join(timeout=5)
+        with self._lock:
+            for fd in [*self._fds.values(), self._stop_r, self._stop_w]:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._fds.clear()
+
+    def watch(self, key: int, pid: int) -> None:
+        """Watch ``pid`` for ``key`` (instead of what it watched before).
+
+        A process that has ended already is reported at once.
+        """
+        if self._thread is None:
+            return
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            self.forget(key)
+            self.on_exit(key)
+            return
+        except OSError:  # an old kernel: no pidfds
+            return
+        os.set_inheritable(fd, False)
+        with self._lock:
+            old = self._fds.pop(key, None)
+            self._fds[key] = fd
+            self._changed = True
+        if old is not None:
+            with contextlib.suppress(OSError):
+                os.close(old)
+        self._interrupt()
+
+    def forget(self, key: int) -> None:
+        with self._lock:
+            fd = self._fds.pop(key, None)
+            self._changed = True
+        if fd is not None:
+            self._interrupt()
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _interrupt(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._stop_w, b"c")
+
+    def _wait_loop(self) -> None:
+        while not self._stopping:
+            with self._lock:
+                keys = {fd: key for key, fd in self._fds.items()}
+                self._changed = False
+            poll = select.poll()  # no FD_SETSIZE limit, unlike select()
+            for fd in [self._stop_r, *keys]:
+                poll.register(fd, select.POLLIN)
+            try:
+                ready = [fd for fd, _mask in poll.poll()]
+            except OSError:
+                continue
+            if self._stop_r in ready:
+                with contextlib.suppress(OSError):
+                    os.read(self._stop_r, 4096)
+            ended = []
+            with self._lock:
+                for fd in ready:
+                    key = keys.get(fd)
+                    if key is not None and self._fds.get(key) == fd:
+                        del self._fds[key]
+                        ended.append((key, fd))
+            for key, fd in ended:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                try:
+                    self.on_exit(key)
+                except Exception:  # the watch must go on whatever its reader does
+                    traceback.print_exc()
