@@ -116,7 +116,7 @@ def _fill(disk: Path) -> Path:
 
 
 def _one_line_disk_full(proc: subprocess.CompletedProcess[str]) -> None:
-    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "internal error" not in lines[0], proc.stderr
     assert lines[0].startswith("tmux-codex: the state directory's disk is full ("), lines[0]
@@ -215,7 +215,7 @@ def test_a_store_from_a_newer_tmux_codex(
         ("start", "-C", str(work), "[scenario:complete] once more"),
     ):
         proc = cli.run(*command, check=False)
-        assert (proc.returncode, proc.stderr.strip(), proc.stdout) == (1, expected, ""), command
+        assert (proc.returncode, proc.stderr.strip(), proc.stdout) == (2, expected, ""), command
     assert stored_count(cli) == 1  # no orphan row
     assert sorted((cli.home / "logs").iterdir()) == logs
     assert len(server.windows) == windows

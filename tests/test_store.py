@@ -107,7 +107,7 @@ def test_a_store_from_a_newer_tmux_codex_is_refused_and_left_alone(tmp_path: Pat
         f"{len(MIGRATIONS) + 1}, this one knows {len(MIGRATIONS)}): upgrade tmux-codex or "
         "use another TMUX_CODEX_HOME"
     )
-    assert refused.value.exit_code == 1
+    assert refused.value.exit_code == 2
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
     assert after == before
 
