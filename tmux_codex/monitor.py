@@ -45,9 +45,11 @@ from typing import Any
 from tmux_codex.classify import (
     LOOP_MAX_BLOCK,
     LOOP_REPEATS,
+    Patterns,
     Verdict,
     is_progress,
     output_lines,
+    patterns_for,
     repeated_block,
     visible_text,
 )
@@ -361,9 +363,12 @@ class Monitor:
         """What new bytes of a live task tell; whether it should be looked at."""
         # An escape cut by a read is found whole once its end arrives (carry + new).
         escaped = b"\x1b]7501" in new or b"\x1b]7501" in track.carry
+        table = patterns_for(task.codex_version)
         found: list[str] = []
         if escaped:
-            found = [value for value, end in _escapes(track.carry + new) if end > len(track.carry)]
+            found = [
+                value for value, end in _escapes(track.carry + new, table) if end > len(track.carry)
+            ]
         track.carry = (track.carry + new)[-CARRY:]
         wanted = False
         if found and found[-1] != track.announced:
@@ -374,7 +379,7 @@ class Monitor:
         # The stall clock needs a resolution of about a second, not every write.
         busy = task.state in ("working", "starting") and not track.unsettled
         if not busy or clock - track.progress_at >= PROGRESS_RESOLUTION:
-            progress = is_progress(new)
+            progress = is_progress(new, table)
             if progress:
                 track.progress_at = clock
                 track.poked = False
@@ -802,11 +807,8 @@ def _size(path: str) -> int:
         return 0
 
 
-def _escapes(data: bytes) -> list[tuple[str, int]]:
+def _escapes(data: bytes, table: Patterns) -> list[tuple[str, int]]:
     """Codex's state escapes in ``data``, each with where it ends."""
-    from tmux_codex.classify import patterns_for
-
-    table = patterns_for()
     return [
         (m.group(1).decode(errors="replace"), m.end()) for m in table.state_escape.finditer(data)
     ]
