@@ -1,11 +1,14 @@
 """Save the real Codex's screens, titles and raw bytes for every capture.
 
-Run as ``scripts/capture-screens [NAME...]``. Writes
-``tests/fixtures/codex-<version>/<capture>/``: ``<state>.screen.txt`` (the
-visible pane, as ``capture-pane -p`` gives it), ``<state>.json`` (pane title,
-size, cursor, exit status, the state a classifier must report, and how many
-bytes of ``raw.log`` had arrived), and ``raw.log`` (every byte the pane printed,
-from ``pipe-pane``). Re-run it after a Codex upgrade and read ``git diff``.
+Run as ``scripts/capture-screens [--codex PATH] [NAME...]``: the Codex at PATH
+(or ``TMUX_CODEX_TEST_CODEX``; by default the pinned one), whatever its version.
+Writes ``tests/fixtures/codex-<version>/<capture>/`` (the version is what
+``PATH --version`` says): ``<state>.screen.txt`` (the visible pane, as
+``capture-pane -p`` gives it), ``<state>.json`` (pane title, size, cursor, exit
+status, the state a classifier must report, and how many bytes of ``raw.log``
+had arrived), and ``raw.log`` (every byte the pane printed, from ``pipe-pane``).
+Re-run it after a Codex upgrade and read ``git diff``; for a new version, run
+the tests on it (``TMUX_CODEX_TEST_CODEX=PATH scripts/test``).
 """
 
 from __future__ import annotations
@@ -21,8 +24,18 @@ from pathlib import Path
 
 import libtmux
 
-from tests.captures import CAPTURES, Capture, Snap, argv_for, fixture_dir, play, snapshot
-from tests.codexbed import CodexEnv, CodexPane, find_or_install_codex, run_in_pane
+from tests.captures import CAPTURES, Capture, Snap, argv_for, play, snapshot
+from tests.codexbed import (
+    TEST_CODEX,
+    CodexEnv,
+    CodexPane,
+    CodexUnavailable,
+    binary_version,
+    find_or_install_codex,
+    fixtures_dir,
+    run_in_pane,
+)
+from tmux_codex.codex import CAPTURED_VERSIONS
 from tmux_codex.sim import FakeModelServer
 
 #: Where the captured runs happen (Codex shows its workdir, so it is in the screens).
@@ -97,8 +110,24 @@ def capture_one(capture: Capture, codex: Path, out: Path) -> list[str]:
     return states
 
 
+def codex_to_capture(chosen: str | None) -> Path:
+    """The Codex to capture: ``chosen`` (a path or a command on PATH), or the pinned one."""
+    if not chosen:
+        return find_or_install_codex()
+    found = shutil.which(chosen) if os.sep not in chosen else chosen
+    if found is None:
+        raise CodexUnavailable(f"{chosen!r} is not a file or a command on PATH")
+    return Path(found).absolute()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="capture-screens", description=__doc__)
+    parser.add_argument(
+        "--codex",
+        metavar="PATH",
+        default=os.environ.get(TEST_CODEX),
+        help=f"the Codex binary to capture (default: ${TEST_CODEX}, else the pinned one)",
+    )
     parser.add_argument("names", nargs="*", help="captures to run (default: all)")
     args = parser.parse_args(argv)
     known = {c.name: c for c in CAPTURES}
@@ -109,15 +138,27 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    codex = find_or_install_codex()
+    try:
+        codex = codex_to_capture(args.codex)
+        version = binary_version(codex)
+    except CodexUnavailable as exc:
+        print(f"capture-screens: {exc}", file=sys.stderr)
+        return 1
+    out = fixtures_dir(version)
+    print(f"capturing codex {version} ({codex}) into {os.path.relpath(out)}/")
     failed = 0
     for capture in [known[n] for n in args.names] or list(CAPTURES):
         try:
-            states = capture_one(capture, codex, fixture_dir(capture))
+            states = capture_one(capture, codex, out / capture.name)
             print(f"{capture.name}: {', '.join(states)}")
         except AssertionError as exc:
             failed += 1
             print(f"{capture.name}: FAILED: {exc}", file=sys.stderr)
+    if not failed and version not in CAPTURED_VERSIONS:
+        print(
+            f"next: read the captures, run the tests on it ({TEST_CODEX}={codex} scripts/test), "
+            f'then add "{version}" to CAPTURED_VERSIONS in tmux_codex/codex.py'
+        )
     return 1 if failed else 0
 
 

@@ -5,8 +5,9 @@ wait for a screen, press keys, paste a message. A ``Snap`` step records the
 pane as a named state. The tests play every capture (the real Codex must reach
 every snapped state); ``scripts/capture-screens`` plays them and saves each
 snapped state under ``tests/fixtures/codex-<version>/``: the screen text, the
-pane title, and the raw ``pipe-pane`` bytes up to that moment. Those files are
-the ground truth the state classifier is tested against.
+pane title, and the raw ``pipe-pane`` bytes up to that moment, one folder per
+Codex version. Those files are the ground truth the state classifier is tested
+against, on every captured version.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.codexbed import CodexEnv, CodexPane, wait_until
+from tests.codexbed import CodexEnv, CodexPane, fixtures_dir, wait_until
 from tmux_codex.codex import CODEX_VERSION
 from tmux_codex.sim import scenarios as sc
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / f"codex-{CODEX_VERSION}"
+#: The pinned version's captures.
+FIXTURES = fixtures_dir(CODEX_VERSION)
 
 APPROVAL_PROMPT = "Would you like to run the following command?"
 EDIT_PROMPT = "Would you like to make the following edits?"
@@ -457,13 +459,15 @@ def snapshot(pane: CodexPane, snap: Snap, capture: Capture) -> dict[str, object]
     }
 
 
-def fixture_dir(capture: Capture) -> Path:
-    return FIXTURES / capture.name
+def fixture_dir(capture: Capture, version: str = CODEX_VERSION) -> Path:
+    return fixtures_dir(version) / capture.name
 
 
-def load_fixture(capture: str, state: str) -> tuple[str, dict[str, object], bytes]:
+def load_fixture(
+    capture: str, state: str, version: str = CODEX_VERSION
+) -> tuple[str, dict[str, object], bytes]:
     """Screen text, metadata and raw bytes (up to the snapshot) of a saved state."""
-    base = FIXTURES / capture
+    base = fixtures_dir(version) / capture
     meta = json.loads((base / f"{state}.json").read_text(encoding="utf-8"))
     screen = (base / f"{state}.screen.txt").read_text(encoding="utf-8")
     raw = (base / "raw.log").read_bytes()[: int(meta["raw_bytes"])]

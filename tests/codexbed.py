@@ -20,7 +20,7 @@ from pathlib import Path
 import libtmux
 from libtmux.test.retry import retry_until
 
-from tmux_codex.codex import CODEX_VERSION
+from tmux_codex.codex import CODEX_VERSION, parse_version, version_key
 from tmux_codex.sim.home import API_KEY_ENV, write_codex_home
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,33 +31,75 @@ INSTALL_SCRIPT = ROOT / "scripts" / "install-codex"
 WAIT = 45.0
 
 
+#: Captured screens, one folder per Codex version: ``codex-<version>/``.
+FIXTURES_ROOT = ROOT / "tests" / "fixtures"
+#: The variable that points the test bed (and ``scripts/capture-screens``) at another Codex.
+TEST_CODEX = "TMUX_CODEX_TEST_CODEX"
+
+
 class CodexUnavailable(RuntimeError):
-    """The pinned Codex CLI is not installed and could not be installed."""
+    """The Codex CLI to test is not installed, could not be installed, or has no captures."""
 
 
 def codex_version(binary: Path) -> str:
+    """What ``binary --version`` prints (``codex-cli 0.169.0``)."""
     out = subprocess.run(
         [str(binary), "--version"], capture_output=True, text=True, timeout=60, check=False
     )
     return out.stdout.strip()
 
 
-def find_or_install_codex() -> Path:
-    """The pinned Codex binary: ``TMUX_CODEX_TEST_CODEX``, or ``.tools/codex``.
+def fixtures_dir(version: str) -> Path:
+    return FIXTURES_ROOT / f"codex-{version}"
 
-    Installs it with ``scripts/install-codex`` when missing; raises
-    :class:`CodexUnavailable` with the reason when that fails.
+
+def captured_versions() -> list[str]:
+    """Every Codex version with captured screens, oldest first."""
+    found = [
+        path.name.removeprefix("codex-")
+        for path in FIXTURES_ROOT.glob("codex-*")
+        if path.is_dir() and any(path.glob("*/raw.log"))
+    ]
+    return sorted(found, key=version_key)
+
+
+def binary_version(binary: Path) -> str:
+    """The version ``binary`` reports; :class:`CodexUnavailable` if it does not run or say."""
+    if not binary.exists():
+        raise CodexUnavailable(f"{binary} does not exist")
+    try:
+        printed = codex_version(binary)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise CodexUnavailable(f"{binary} does not run: {exc}") from None
+    version = parse_version(printed)
+    if version is None:
+        raise CodexUnavailable(f"{binary} --version printed {printed!r}: not a Codex version")
+    return version
+
+
+def find_or_install_codex() -> Path:
+    """The Codex binary to test: ``TMUX_CODEX_TEST_CODEX``, or the pinned one in ``.tools/codex``.
+
+    Another Codex is accepted when its version has captured screens
+    (``tests/fixtures/codex-<version>/``) and refused otherwise. The pinned one
+    is installed with ``scripts/install-codex`` when missing. Raises
+    :class:`CodexUnavailable` with the reason and what to do.
     """
-    wanted = f"codex-cli {CODEX_VERSION}"
-    override = os.environ.get("TMUX_CODEX_TEST_CODEX")
+    override = os.environ.get(TEST_CODEX)
     if override:
         path = Path(override)
-        if not path.exists() or codex_version(path) != wanted:
+        try:
+            version = binary_version(path)
+        except CodexUnavailable as exc:
+            raise CodexUnavailable(f"{TEST_CODEX}={override}: {exc}") from None
+        if not fixtures_dir(version).is_dir():
             raise CodexUnavailable(
-                f"TMUX_CODEX_TEST_CODEX={override} is not {wanted}; "
-                f"unset it or point it at {wanted}"
+                f"{TEST_CODEX}={override} is codex {version}, which has no captured screens "
+                f"(tests/fixtures/codex-{version}/; captured: {', '.join(captured_versions())}); "
+                f"capture them first: scripts/capture-screens --codex {override}"
             )
         return path
+    wanted = f"codex-cli {CODEX_VERSION}"
     if LOCAL_CODEX.exists() and codex_version(LOCAL_CODEX) == wanted:
         return LOCAL_CODEX
     proc = subprocess.run(

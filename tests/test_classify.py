@@ -1,4 +1,9 @@
-"""The screen classifier against the real Codex captures, and hand-made traps."""
+"""The screen classifier against the real Codex captures, and hand-made traps.
+
+Every test on captures runs on every captured Codex version
+(``tests/fixtures/codex-<version>/``), each read with the table
+:func:`patterns_for` picks for that version, as a task running it would be.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import re
 import pytest
 
 from tests.captures import CAPTURES, Snap, fixture_dir, load_fixture
+from tests.codexbed import captured_versions, fixtures_dir
 from tmux_codex.classify import (
     PATTERNS,
     PATTERNS_0_169_0,
@@ -22,36 +28,54 @@ from tmux_codex.classify import (
     repeated_block,
     visible_text,
 )
+from tmux_codex.codex import CODEX_VERSION
 
 COMMAND = "echo approved-command-ran > approval-exec.txt"
 
 
-def _live_snapshots() -> list[tuple[str, str]]:
-    """(capture, state) of every snapped state whose pane was still alive."""
-    found: list[tuple[str, str]] = []
-    for capture in CAPTURES:
-        for step in capture.steps:
-            if not isinstance(step, Snap):
-                continue
-            path = fixture_dir(capture) / f"{step.name}.json"
-            meta = json.loads(path.read_text(encoding="utf-8"))
-            if not meta["pane_dead"]:
-                found.append((capture.name, step.name))
+#: Every Codex version with captured screens, oldest first.
+VERSIONS = captured_versions()
+#: Parametrize a test over every captured version.
+every_version = pytest.mark.parametrize("version", VERSIONS)
+
+
+def _live_snapshots() -> list[tuple[str, str, str]]:
+    """(version, capture, state) of every snapped state whose pane was still alive."""
+    found: list[tuple[str, str, str]] = []
+    for version in VERSIONS:
+        for capture in CAPTURES:
+            for step in capture.steps:
+                if not isinstance(step, Snap):
+                    continue
+                path = fixture_dir(capture, version) / f"{step.name}.json"
+                meta = json.loads(path.read_text(encoding="utf-8"))
+                if not meta["pane_dead"]:
+                    found.append((version, capture.name, step.name))
     return found
 
 
 LIVE = _live_snapshots()
 
 
-def _verdict(capture: str, state: str) -> Verdict:
-    screen, meta, _raw = load_fixture(capture, state)
-    return classify(screen, str(meta["pane_title"]), str(meta["mode"]))
+def _verdict(capture: str, state: str, version: str) -> Verdict:
+    screen, meta, _raw = load_fixture(capture, state, version)
+    return classify(
+        screen, str(meta["pane_title"]), str(meta["mode"]), patterns=patterns_for(version)
+    )
 
 
-def test_the_captures_cover_every_kind_of_live_state() -> None:
+def test_the_pinned_version_and_another_are_captured() -> None:
+    assert CODEX_VERSION in VERSIONS
+    assert "0.171.0" in VERSIONS
+
+
+@every_version
+def test_the_captures_cover_every_kind_of_live_state(version: str) -> None:
     expected = set()
-    for capture, state in LIVE:
-        _screen, meta, _raw = load_fixture(capture, state)
+    for found, capture, state in LIVE:
+        if found != version:
+            continue
+        _screen, meta, _raw = load_fixture(capture, state, version)
         expect = meta["expect"]
         assert isinstance(expect, dict)
         expected.add((expect["state"], expect["reason"]))
@@ -65,12 +89,14 @@ def test_the_captures_cover_every_kind_of_live_state() -> None:
     }
 
 
-@pytest.mark.parametrize(("capture", "state"), LIVE, ids=[f"{c}/{s}" for c, s in LIVE])
-def test_every_live_capture(capture: str, state: str) -> None:
-    screen, meta, _raw = load_fixture(capture, state)
+@pytest.mark.parametrize(
+    ("version", "capture", "state"), LIVE, ids=[f"{v}/{c}/{s}" for v, c, s in LIVE]
+)
+def test_every_live_capture(version: str, capture: str, state: str) -> None:
+    _screen, meta, _raw = load_fixture(capture, state, version)
     expect = meta["expect"]
     assert isinstance(expect, dict)
-    verdict = classify(screen, str(meta["pane_title"]), str(meta["mode"]))
+    verdict = _verdict(capture, state, version)
     assert (verdict.state, verdict.reason) == (expect["state"], expect["reason"])
     if verdict.state == "waiting":
         assert verdict.prompt_text
@@ -82,11 +108,12 @@ def test_every_live_capture(capture: str, state: str) -> None:
         assert verdict.error is None
 
 
+@every_version
 @pytest.mark.parametrize(
     "capture", ["tui-approval-exec", "tui-approval-exec-80x24", "tui-approval-exec-deny"]
 )
-def test_approval_prompt_text_names_the_command(capture: str) -> None:
-    verdict = _verdict(capture, "waiting")
+def test_approval_prompt_text_names_the_command(capture: str, version: str) -> None:
+    verdict = _verdict(capture, "waiting", version)
     assert verdict.prompt_text is not None
     lines = verdict.prompt_text.splitlines()
     assert lines[0] == "Would you like to run the following command?"
@@ -98,9 +125,10 @@ def test_approval_prompt_text_names_the_command(capture: str) -> None:
     assert "Press enter to confirm" not in verdict.prompt_text
 
 
+@every_version
 @pytest.mark.parametrize("capture", ["tui-approval-patch", "tui-approval-patch-80x24"])
-def test_edit_prompt_text_names_the_file(capture: str) -> None:
-    verdict = _verdict(capture, "waiting")
+def test_edit_prompt_text_names_the_file(capture: str, version: str) -> None:
+    verdict = _verdict(capture, "waiting", version)
     assert verdict.prompt_text is not None
     assert "approval-patch.txt" in verdict.prompt_text
     assert verdict.prompt_text.startswith("Would you like to make the following edits?")
@@ -112,8 +140,9 @@ def test_edit_prompt_text_names_the_file(capture: str) -> None:
     )
 
 
-def test_trust_prompt_text_names_the_folder() -> None:
-    verdict = _verdict("tui-trust", "waiting")
+@every_version
+def test_trust_prompt_text_names_the_folder(version: str) -> None:
+    verdict = _verdict("tui-trust", "waiting", version)
     assert verdict.prompt_text is not None
     lines = verdict.prompt_text.splitlines()
     assert lines[:2] == ["Folder access", "/src/tmux-codex-capture/tui-trust/project"]
@@ -123,8 +152,9 @@ def test_trust_prompt_text_names_the_folder() -> None:
     )
 
 
-def test_question_prompt_text_has_the_question_and_choices() -> None:
-    verdict = _verdict("tui-ask-user", "waiting")
+@every_version
+def test_question_prompt_text_has_the_question_and_choices(version: str) -> None:
+    verdict = _verdict("tui-ask-user", "waiting", version)
     assert verdict.prompt_text is not None
     lines = verdict.prompt_text.splitlines()
     assert lines[0] == "Question 1/1 (1 unanswered)"
@@ -133,11 +163,12 @@ def test_question_prompt_text_has_the_question_and_choices() -> None:
     assert not any("enter to submit answer" in line for line in lines)
 
 
-def test_error_text_is_the_whole_error() -> None:
-    assert _verdict("tui-close", "error").error == (
+@every_version
+def test_error_text_is_the_whole_error(version: str) -> None:
+    assert _verdict("tui-close", "error", version).error == (
         "stream disconnected before completion: stream closed before response.completed"
     )
-    error = _verdict("tui-http-400", "error").error
+    error = _verdict("tui-http-400", "error", version).error
     assert error is not None
     assert error.startswith('{"error": {"message": "The fake model server rejected')
     assert error.endswith('"type": "invalid_request_error", "code": "invalid_request_error"}}')
@@ -349,7 +380,26 @@ def test_pattern_tables_by_version() -> None:
     assert patterns_for("0.169.0") is PATTERNS_0_169_0
     assert patterns_for(None) is PATTERNS_0_169_0
     assert patterns_for("v0.170.2") is PATTERNS_0_169_0  # newest table not newer than it
+    assert patterns_for("0.171.0") is PATTERNS_0_169_0  # captured: draws as 0.169.0 did
     assert patterns_for("0.1.0") is PATTERNS_0_169_0  # older than every table: the oldest
+
+
+def test_the_newest_table_not_newer_than_the_version() -> None:
+    from dataclasses import replace
+
+    newer = replace(PATTERNS_0_169_0, version="0.175.0")
+    tables = {**PATTERNS, newer.version: newer}
+    patterns_for.cache_clear()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr("tmux_codex.classify.PATTERNS", tables)
+            assert patterns_for("0.171.0") is PATTERNS_0_169_0
+            assert patterns_for("0.175.0") is newer
+            assert patterns_for("0.180.1") is newer
+            assert patterns_for("0.100.0") is PATTERNS_0_169_0
+            assert patterns_for(None) is newer
+    finally:
+        patterns_for.cache_clear()
 
 
 def test_a_table_can_be_passed_in() -> None:
@@ -375,8 +425,9 @@ def test_decide_an_empty_screen_is_starting() -> None:
     assert decide("\n\n", previous="starting").state == "starting"
 
 
-def test_decide_a_tui_that_never_announced_a_turn_is_starting() -> None:
-    screen, meta, _raw = load_fixture("tui-complete", "idle")
+@every_version
+def test_decide_a_tui_that_never_announced_a_turn_is_starting(version: str) -> None:
+    screen, meta, _raw = load_fixture("tui-complete", "idle", version)
     title = str(meta["pane_title"])
     assert decide(screen, title, previous="starting").state == "starting"
     assert decide(screen, title, announced="idle:app=codex", previous="starting").state == (
@@ -386,35 +437,41 @@ def test_decide_a_tui_that_never_announced_a_turn_is_starting() -> None:
     assert decide(screen, title, announced="done:app=codex", previous="working").state == "idle"
 
 
-def test_decide_idle_looking_screen_while_codex_says_working() -> None:
-    screen, meta, _raw = load_fixture("tui-complete", "idle")
+@every_version
+def test_decide_idle_looking_screen_while_codex_says_working(version: str) -> None:
+    screen, meta, _raw = load_fixture("tui-complete", "idle", version)
     verdict = decide(screen, str(meta["pane_title"]), announced="working:app=codex")
     assert verdict.state == "working"
 
 
-def test_decide_only_new_output_ends_a_stall() -> None:
-    screen, meta, _raw = load_fixture("tui-hang-headers", "silent")
+@every_version
+def test_decide_only_new_output_ends_a_stall(version: str) -> None:
+    screen, meta, _raw = load_fixture("tui-hang-headers", "silent", version)
     title = str(meta["pane_title"])
     assert decide(screen, title, previous="stalled").state == "stalled"
     assert decide(screen, title, previous="working").state == "working"
     # A prompt does end it.
-    screen, meta, _raw = load_fixture("tui-approval-exec", "waiting")
+    screen, meta, _raw = load_fixture("tui-approval-exec", "waiting", version)
     assert decide(screen, str(meta["pane_title"]), previous="stalled").state == "waiting"
 
 
 # -- raw bytes: Codex's state escapes, and progress vs. the live timer ---------------
 
 
-def _turn_frames(capture: str) -> list[bytes]:
+def _raw(capture: str, version: str) -> bytes:
+    return (fixtures_dir(version) / capture / "raw.log").read_bytes()
+
+
+def _turn_frames(capture: str, version: str) -> list[bytes]:
     """The raw frames (synchronized updates) of a capture from its first turn on."""
-    raw = (fixture_dir(next(c for c in CAPTURES if c.name == capture)) / "raw.log").read_bytes()
+    raw = _raw(capture, version)
     start = raw.index(b"7501;state=working")
     return [frame for frame in raw[start:].split(b"\x1b[?2026h") if frame]
 
 
-def test_announcements_in_order() -> None:
-    raw = fixture_dir(next(c for c in CAPTURES if c.name == "tui-approval-exec")) / "raw.log"
-    assert announcements(raw.read_bytes()) == [
+@every_version
+def test_announcements_in_order(version: str) -> None:
+    assert announcements(_raw("tui-approval-exec", version), patterns_for(version)) == [
         "idle:app=codex",
         "working:app=codex",
         "blocked:app=codex:kind=permission",
@@ -423,21 +480,24 @@ def test_announcements_in_order() -> None:
     ]
 
 
-def test_a_live_timer_alone_is_not_progress() -> None:
+@every_version
+def test_a_live_timer_alone_is_not_progress(version: str) -> None:
     # A model that never answers: Codex redraws "Working (Ns …)" every second,
     # for as long as one waits. Only the turn's first frames draw anything new:
     # the "Working" line itself, and the thread's title in the footer.
-    frames = _turn_frames("tui-hang-headers")
+    table = patterns_for(version)
+    frames = _turn_frames("tui-hang-headers", version)
     assert len(frames) > 150
     assert sum(b"\x1b[13;12H" in frame for frame in frames) > 5  # the timer's digits
-    progress = [i for i, frame in enumerate(frames) if is_progress(frame)]
+    progress = [i for i, frame in enumerate(frames) if is_progress(frame, table)]
     assert progress and max(progress) < 10
-    assert not is_progress(b"".join(frames[10:]))
+    assert not is_progress(b"".join(frames[10:]), table)
 
 
-def test_streamed_text_is_progress() -> None:
-    frames = _turn_frames("tui-slow-stream")
-    assert sum(is_progress(frame) for frame in frames[10:]) >= 10
+@every_version
+def test_streamed_text_is_progress(version: str) -> None:
+    frames = _turn_frames("tui-slow-stream", version)
+    assert sum(is_progress(frame, patterns_for(version)) for frame in frames[10:]) >= 10
 
 
 @pytest.mark.parametrize(
@@ -499,9 +559,10 @@ def test_output_lines_are_as_printed_and_compared_without_times() -> None:
     )
 
 
-def test_no_capture_loops_by_accident() -> None:
+@every_version
+def test_no_capture_loops_by_accident(version: str) -> None:
     for capture in CAPTURES:
-        raw = (fixture_dir(capture) / "raw.log").read_bytes()
+        raw = _raw(capture.name, version)
         lines: list[str] = []
         for frame in raw.split(b"\x1b[?2026h"):
             if is_progress(frame):
@@ -509,8 +570,9 @@ def test_no_capture_loops_by_accident() -> None:
                 assert repeated_block(lines) is None, capture.name
 
 
-def test_decide_a_session_resumed_without_a_prompt_is_idle_at_once() -> None:
-    screen, meta, _raw = load_fixture("tui-complete", "idle")
+@every_version
+def test_decide_a_session_resumed_without_a_prompt_is_idle_at_once(version: str) -> None:
+    screen, meta, _raw = load_fixture("tui-complete", "idle", version)
     title = str(meta["pane_title"])
     idle = decide(
         screen, title, announced="idle:app=codex", previous="starting", awaits_prompt=False
@@ -523,7 +585,7 @@ def test_decide_a_session_resumed_without_a_prompt_is_idle_at_once() -> None:
 def test_the_sign_in_menu_is_a_menu() -> None:
     # Real Codex 0.169.0 with no login and no API key (a resume run from a shell
     # without the task's CODEX_HOME): it waits for a person, it is not starting.
-    screen = (fixture_dir(CAPTURES[0]).parent / "signin.screen.txt").read_text(encoding="utf-8")
+    screen = (fixtures_dir("0.169.0") / "signin.screen.txt").read_text(encoding="utf-8")
     verdict = classify(screen, "", "tui")
     assert (verdict.state, verdict.reason) == ("waiting", "menu")
     assert verdict.prompt_text is not None and "1. Sign in with ChatGPT" in verdict.prompt_text
@@ -532,9 +594,7 @@ def test_the_sign_in_menu_is_a_menu() -> None:
 def test_hooks_need_review_is_a_menu() -> None:
     # Real Codex 0.169.0 with a hook of the user's own that is not trusted (tmux-codex's
     # own hooks are): a menu for a person, never answered by a policy.
-    screen = (fixture_dir(CAPTURES[0]).parent / "hooks-review.screen.txt").read_text(
-        encoding="utf-8"
-    )
+    screen = (fixtures_dir("0.169.0") / "hooks-review.screen.txt").read_text(encoding="utf-8")
     verdict = decide(screen, "vm", "tui", previous="starting")
     assert (verdict.state, verdict.reason) == ("waiting", "menu")
     assert verdict.prompt_text is not None

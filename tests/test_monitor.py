@@ -19,7 +19,7 @@ from typing import Any
 import libtmux
 import pytest
 
-from tests.codexbed import CodexEnv, wait_until
+from tests.codexbed import CodexEnv, binary_version, wait_until
 from tests.conftest import Cli
 from tmux_codex.sim import scenarios as sc
 
@@ -97,6 +97,8 @@ def test_approval_then_idle(cli: Cli, codex_env: CodexEnv) -> None:
     waiting = wait_stored(cli, task, "waiting")
     assert waiting["reason"] == "approval"
     assert "echo approved-command-ran" in waiting["prompt_text"]
+    # Read with the patterns of the Codex it runs: the version was learned at start.
+    assert waiting["codex_version"] == binary_version(codex_env.binary)
     cli.run("send", str(task), "y")
     idle = wait_stored(cli, task, "idle")
     assert idle["prompt_text"] is None

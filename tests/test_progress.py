@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.test_classify import _turn_frames
+from tmux_codex.codex import CODEX_VERSION
 from tmux_codex.progress import Seen
 
 
@@ -12,19 +13,19 @@ def _weigh_all(frames: list[bytes]) -> list[int]:
 
 
 def test_a_live_timer_alone_is_not_progress() -> None:
-    frames = _turn_frames("tui-hang-headers")
+    frames = _turn_frames("tui-hang-headers", CODEX_VERSION)
     progress = _weigh_all(frames)
     assert progress and max(progress) < 10
 
 
 def test_streamed_text_is_progress() -> None:
-    frames = _turn_frames("tui-slow-stream")
+    frames = _turn_frames("tui-slow-stream", CODEX_VERSION)
     assert sum(1 for i in _weigh_all(frames) if i >= 10) >= 10
 
 
 def test_a_repaint_of_the_whole_screen_is_not_progress() -> None:
     """What Codex sends when a client attaches: the screen again, from the top."""
-    frames = _turn_frames("tui-hang-headers")
+    frames = _turn_frames("tui-hang-headers", CODEX_VERSION)
     seen = Seen()
     for frame in frames:
         seen.weigh(frame)

@@ -8,7 +8,7 @@ from pathlib import Path
 import libtmux
 import pytest
 
-from tests.codexbed import CodexEnv, wait_until
+from tests.codexbed import CodexEnv, binary_version, wait_until
 from tests.conftest import Cli
 from tests.test_monitor import events, start, stored, wait_stored
 from tmux_codex.sim import FakeModelServer
@@ -32,6 +32,7 @@ def test_resume_a_tui_task_after_kill_server(
     assert out.stdout.strip().endswith("resumed: attempt 2")
     resumed = wait_stored(cli, task, "idle")
     assert resumed["attempt"] == 2 and resumed["codex_session_id"] == session
+    assert resumed["codex_version"] == binary_version(codex_env.binary)
     # The model got the earlier conversation with the new message.
     last = json.dumps(fake_model.turns()[-1]["body"]["input"])
     assert "remember the word PELICAN" in last and sc.COMPLETE_TEXT in last

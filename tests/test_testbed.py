@@ -15,8 +15,17 @@ from pathlib import Path
 import libtmux
 import pytest
 
-from tests.captures import CAPTURES, FIXTURES, Capture, Snap, argv_for, by_name, load_fixture, play
-from tests.codexbed import CodexEnv, CodexPane, wait_until
+from tests.captures import (
+    CAPTURES,
+    Capture,
+    Snap,
+    argv_for,
+    by_name,
+    fixture_dir,
+    load_fixture,
+    play,
+)
+from tests.codexbed import CodexEnv, CodexPane, captured_versions, wait_until
 from tmux_codex.sim import FakeModelServer
 from tmux_codex.sim import scenarios as sc
 
@@ -114,17 +123,21 @@ def test_exec_resume_sends_the_earlier_conversation(
     assert "[scenario:complete] go on" in last
 
 
-def test_committed_fixtures_cover_every_capture() -> None:
+@pytest.mark.parametrize("version", captured_versions())
+def test_committed_fixtures_cover_every_capture(version: str) -> None:
     for capture in CAPTURES:
-        base = FIXTURES / capture.name
-        assert (base / "raw.log").stat().st_size > 0, capture.name
+        base = fixture_dir(capture, version)
+        # Each folder holds the screens of the version it is named after.
+        raw_log = (base / "raw.log").read_bytes()
+        assert f"v{version}".encode() in raw_log, capture.name
         for snap in (s for s in capture.steps if isinstance(s, Snap)):
-            screen, meta, raw = load_fixture(capture.name, snap.name)
+            screen, meta, raw = load_fixture(capture.name, snap.name, version)
             assert meta["expect"] == {"state": snap.state, "reason": snap.reason}
             assert screen.strip() and raw, (capture.name, snap.name)
             assert meta["width"] == capture.width
 
 
+@pytest.mark.parametrize("version", captured_versions())
 @pytest.mark.parametrize(
     ("capture", "state", "text"),
     [
@@ -136,8 +149,10 @@ def test_committed_fixtures_cover_every_capture() -> None:
         ("tui-exit", "done", "codex resume"),
     ],
 )
-def test_fixture_screens_show_their_state(capture: str, state: str, text: str) -> None:
-    screen, meta, _ = load_fixture(capture, state)
+def test_fixture_screens_show_their_state(
+    capture: str, state: str, text: str, version: str
+) -> None:
+    screen, meta, _ = load_fixture(capture, state, version)
     assert text in screen
     if meta["expect"] == {"state": "waiting", "reason": "approval"}:
         assert "Action Required" in str(meta["pane_title"])

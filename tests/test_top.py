@@ -26,7 +26,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.codexbed import CodexEnv, wait_until
+from tests.captures import CAPTURES
+from tests.codexbed import CodexEnv, captured_versions, fixtures_dir, wait_until
 from tests.conftest import Cli, Client, attached_client
 from tests.test_monitor import start, wait_stored
 from tmux_codex.config import Config
@@ -183,7 +184,7 @@ def test_last_line_reads_only_the_log_tail_and_skips_tui_chrome(tmp_path: Path) 
 
 def test_last_line_of_a_real_log_still_being_written(tmp_path: Path) -> None:
     """Cut anywhere (mid-title, mid-character), the real Codex's bytes give a clean line."""
-    data = (ROOT / "tests/fixtures/codex-0.169.0/tui-slow-stream/raw.log").read_bytes()
+    data = (fixtures_dir("0.169.0") / "tui-slow-stream" / "raw.log").read_bytes()
     middle = len(data) // 2
     title = data.index(b"\x1b]0;", middle)
     char = data.index("⠴".encode(), middle)
@@ -197,6 +198,35 @@ def test_last_line_of_a_real_log_still_being_written(tmp_path: Path) -> None:
         assert "for shortcuts" not in line and "›" not in line
         seen.append(line)
     assert seen[-1] == "word36 word37 word38 word39 word40 slow stream finished."
+
+
+@pytest.mark.parametrize("version", captured_versions())
+@pytest.mark.parametrize("capture", [c.name for c in CAPTURES if c.mode == "tui"])
+def test_last_line_never_shows_the_footer(tmp_path: Path, version: str, capture: str) -> None:
+    """After every frame of the real Codex, LAST is no scrap of the footer's thread title.
+
+    Codex 0.171.0 puts the first prompt in the footer, then redraws only the
+    cells the generated title changes: ``Fak``, `` complete task``.
+    """
+    data = (fixtures_dir(version) / capture / "raw.log").read_bytes()
+    titles = {t.decode() for t in re.findall(rb"\x1b\]0;([^\x07]*)\x07", data)}
+    words = {w for title in titles for w in title.split() if w != "|"}
+    log = tmp_path / "task.log"
+    task = make_task(state="working", log_path=str(log))
+    ends = [m.end() for m in re.finditer(rb"\x1b\[\?2026l", data)]
+    assert len(ends) > 20
+    for end in ends:
+        log.write_bytes(data[:end])
+        line = last_line(task)
+        scrap = line.split() and all(any(t in w for w in words) for t in line.split())
+        assert not scrap and not line.startswith("·"), (end, line)
+        assert "for shortcuts" not in line and not line.startswith("›"), (end, line)
+
+
+def test_last_line_after_the_generated_title_is_the_answer(tmp_path: Path) -> None:
+    log = tmp_path / "task.log"
+    log.write_bytes((fixtures_dir("0.171.0") / "tui-complete" / "raw.log").read_bytes())
+    assert last_line(make_task(state="working", log_path=str(log))) == f"• {COMPLETE_TEXT}"
 
 
 def test_narrow_and_wide_text_never_exceed_the_width() -> None:

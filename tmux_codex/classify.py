@@ -5,8 +5,11 @@ itself; :func:`classify` only says whether a live Codex is ``working``,
 ``waiting`` at a prompt (and which one), or ``idle``.
 
 Every screen text this module knows lives in one :class:`Patterns` table per
-Codex version (:data:`PATTERNS_0_169_0`), picked by :func:`patterns_for`; a new
-Codex version means a new table, not new code.
+Codex version (:data:`PATTERNS_0_169_0`), picked by :func:`patterns_for` with
+the version a task runs (``Task.codex_version``, learned once per binary when
+it starts). A version with no table of its own is read with the newest table
+not newer than it: Codex 0.171.0 draws every screen as 0.169.0 did, so it has
+none. A Codex that draws something differently means a new table, not new code.
 
 How a TUI screen is read, most certain first:
 
@@ -36,6 +39,8 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from tmux_codex.codex import version_key
 
 __all__ = [
     "PATTERNS",
@@ -164,30 +169,20 @@ PATTERNS_0_169_0 = Patterns(
 PATTERNS: dict[str, Patterns] = {PATTERNS_0_169_0.version: PATTERNS_0_169_0}
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    parts: list[int] = []
-    for part in version.strip().lstrip("v").split("."):
-        digits = re.match(r"\d+", part)
-        if digits is None:
-            break
-        parts.append(int(digits.group()))
-    return tuple(parts)
-
-
 @functools.lru_cache(maxsize=16)
 def patterns_for(version: str | None = None) -> Patterns:
     """The table for ``version``: the newest one written for it or an older Codex.
 
-    ``None`` means the newest table; a version older than every table gets
-    the oldest one.
+    ``None`` (not known) means the newest table; a version older than every
+    table gets the oldest one.
     """
-    tables = sorted(PATTERNS.values(), key=lambda table: _version_key(table.version))
+    tables = sorted(PATTERNS.values(), key=lambda table: version_key(table.version))
     if version is None:
         return tables[-1]
     if version in PATTERNS:
         return PATTERNS[version]
-    wanted = _version_key(version)
-    older = [table for table in tables if _version_key(table.version) <= wanted]
+    wanted = version_key(version)
+    older = [table for table in tables if version_key(table.version) <= wanted]
     return older[-1] if older else tables[0]
 
 

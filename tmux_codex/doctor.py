@@ -8,14 +8,13 @@ looked at.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tmux_codex.codex import CODEX_VERSION, INSTALL_HINT
+from tmux_codex.codex import CAPTURED_VERSIONS, INSTALL_HINT, capture_status, parse_version
 from tmux_codex.errors import TmuxCodexError
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -43,7 +42,12 @@ def check_tmux() -> Check:
 
 
 def check_codex(command: str) -> Check:
-    """The codex command, and its version against the one the patterns were written for."""
+    """The codex command, and whether its version's screens were captured and tested.
+
+    A version newer or older than every capture, or between two of them, is
+    read with the newest capture's patterns not newer than it (the oldest for
+    an older one): a warning, with how to capture it.
+    """
     found = shutil.which(command)
     if found is None:
         return Check(
@@ -54,27 +58,48 @@ def check_codex(command: str) -> Check:
         )
     try:
         out = subprocess.run(
-            [found, "--version"], capture_output=True, text=True, timeout=30, check=False
+            [found, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+            stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         return Check("codex", FAIL, f"{found} does not run: {exc}")
-    match = re.search(r"(\d+\.\d+\.\d+\S*)", out.stdout + out.stderr)
-    if match is None:
+    version = parse_version(out.stdout) or parse_version(out.stderr)
+    if version is None:
         return Check(
             "codex",
             WARN,
             f"cannot tell the version of {found} (--version printed "
             f"{(out.stdout or out.stderr).strip()[:60]!r})",
         )
-    version = match.group(1)
-    if version != CODEX_VERSION:
+    status, nearest = capture_status(version)
+    capture = f"capture it with scripts/capture-screens --codex {found}"
+    if status == "captured":
+        return Check("codex", OK, f"codex {version}: captured and tested ({found})")
+    if status == "newer":
         return Check(
             "codex",
             WARN,
-            f"codex {version}, but tmux-codex reads the screens of {CODEX_VERSION}: states may "
-            f"be misread; install '{INSTALL_HINT}' (or check the patterns in classify.py)",
+            f"codex {version} is newer than any capture: states were right up to {nearest}; "
+            f"{capture}",
         )
-    return Check("codex", OK, f"codex {version} ({found})")
+    if status == "older":
+        return Check(
+            "codex",
+            WARN,
+            f"codex {version} is older than any capture: states were right from {nearest} on, "
+            f"and may be misread here; upgrade to a captured version ("
+            f"{', '.join(CAPTURED_VERSIONS)}), or {capture}",
+        )
+    return Check(
+        "codex",
+        WARN,
+        f"codex {version} was not captured: read as {nearest} (captured: "
+        f"{', '.join(CAPTURED_VERSIONS)}); {capture}",
+    )
 
 
 def check_config(path: Path) -> tuple[Check, object | None]:
@@ -181,7 +206,8 @@ def check_hooks(command: str) -> Check:
             "hooks",
             FAIL,
             f"this codex hashes hooks another way ({', '.join(wrong or untrusted)}): every TUI "
-            "task would stop at 'Hooks need review'; use the codex version tmux-codex supports",
+            "task would stop at 'Hooks need review'; use a captured codex version "
+            f"({', '.join(CAPTURED_VERSIONS)})",
         )
     detail = f"active: {len(ours)} hooks of tmux-codex's, trusted by hash (codex app-server)"
     pending = [h for h in theirs if h.get("trustStatus") != "trusted" and h.get("enabled", True)]

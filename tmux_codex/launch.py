@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tmux_codex.codex import INSTALL_HINT, codex_home
+from tmux_codex.codex import INSTALL_HINT, codex_home, installed_version
 from tmux_codex.config import Config
 from tmux_codex.errors import BadInput, CodexNotFound, DiskFull, TmuxCodexError, is_disk_full
 from tmux_codex.hooks import codex_flags, definitions
@@ -230,6 +230,8 @@ def start(store: Store, config: Config, req: StartRequest, socket: str) -> Task:
         "tmux_session": config.tmux.session,
         "codex_home": str(codex_home(os.environ)),
         "prompt": req.prompt,
+        # Which screen patterns read it: asked once per Codex binary, then cached.
+        "codex_version": installed_version(codex, home),
     }
     task_id: int | None = None
     window_id: str | None = None

@@ -89,6 +89,7 @@ class Task:
     hook_at: str | None = None  # when one of its Codex hooks last spoke (None: none ever did)
     hook_event: str | None = None  # which (``PreToolUse:Bash``, ``Stop``, …)
     hook_request: str | None = None  # JSON: the permission request pending, from the hook
+    codex_version: str | None = None  # ``codex --version`` of its binary when it (re)started
 
     @property
     def hooks(self) -> bool:

@@ -45,10 +45,12 @@ from typing import Any
 from tmux_codex.classify import (
     LOOP_MAX_BLOCK,
     LOOP_REPEATS,
+    Patterns,
     Verdict,
     is_progress,
     loop_key,
     output_lines,
+    patterns_for,
     repeated_block,
     visible_text,
 )
@@ -400,9 +402,12 @@ class Monitor:
         """What new bytes of a live task tell; whether it should be looked at."""
         # An escape cut by a read is found whole once its end arrives (carry + new).
         escaped = b"\x1b]7501" in new or b"\x1b]7501" in track.carry
+        table = patterns_for(task.codex_version)
         found: list[str] = []
         if escaped:
-            found = [value for value, end in _escapes(track.carry + new) if end > len(track.carry)]
+            found = [
+                value for value, end in _escapes(track.carry + new, table) if end > len(track.carry)
+            ]
         track.carry = (track.carry + new)[-CARRY:]
         wanted = False
         if found and found[-1] != track.announced:
@@ -420,13 +425,13 @@ class Monitor:
         if not busy or clock - track.progress_at >= PROGRESS_RESOLUTION:
             data = bytes(track.unweighed[-MAX_PENDING:])
             track.unweighed.clear()
-            if track.seen.weigh(data):
+            if track.seen.weigh(data, table):
                 track.progress_at = clock
                 track.poked = False
                 if task.state == "stalled":
                     progressed.add(task.id)
                     wanted = True
-            if track.unsettled and (b"Action Required" in new or is_progress(new)):
+            if track.unsettled and (b"Action Required" in new or is_progress(new, table)):
                 wanted = True  # not on every spinner frame while a prompt is drawn
         if task.state == "starting":
             wanted = True
@@ -885,11 +890,8 @@ def _size(path: str) -> int:
         return 0
 
 
-def _escapes(data: bytes) -> list[tuple[str, int]]:
+def _escapes(data: bytes, table: Patterns) -> list[tuple[str, int]]:
     """Codex's state escapes in ``data``, each with where it ends."""
-    from tmux_codex.classify import patterns_for
-
-    table = patterns_for()
     return [
         (m.group(1).decode(errors="replace"), m.end()) for m in table.state_escape.finditer(data)
     ]

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from tmux_codex.classify import visible_text
-from tmux_codex.codex import exec_session_id, find_session
+from tmux_codex.codex import exec_session_id, find_session, installed_version
 from tmux_codex.errors import NotPossible
 from tmux_codex.launch import open_window, write_prompt
 from tmux_codex.models import FINAL_STATES, Task, now
@@ -116,6 +116,7 @@ def resume(
         hook_at=None,
         hook_event=None,
         hook_request=None,
+        codex_version=installed_version(argv[0], store.home),  # upgraded since, perhaps
     )
     try:
         resumed = open_window(store, store.get(task.id) or task)

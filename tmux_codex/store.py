@@ -77,6 +77,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE tasks ADD COLUMN hook_event TEXT;
     ALTER TABLE tasks ADD COLUMN hook_request TEXT;
     """,
+    # 4: the Codex version the task runs (which screen patterns read it)
+    """
+    ALTER TABLE tasks ADD COLUMN codex_version TEXT;
+    """,
 )
 
 _TASK_COLUMNS = (
@@ -110,6 +114,7 @@ _TASK_COLUMNS = (
     "hook_at",
     "hook_event",
     "hook_request",
+    "codex_version",
 )
 _UPDATABLE = frozenset(_TASK_COLUMNS) - {"id", "created_at"}
 

@@ -220,7 +220,7 @@ def refresh(
     live = [t for t in tasks if t.state in LIVE_STATES and t.window_id]
     if not live:
         return tasks
-    from tmux_codex.classify import decide
+    from tmux_codex.classify import decide, patterns_for
 
     store = ctx.store
     changes: list[StateChange] = []
@@ -293,6 +293,7 @@ def refresh(
                 dead=info.dead,
                 exit_status=exit_status,
                 awaits_prompt=task.argv[-3:-1] != ["resume", "--"],
+                patterns=patterns_for(task.codex_version),
             )
             verdict, request = with_hook_request(task, verdict)
             if hold is not None and hold(task, verdict):

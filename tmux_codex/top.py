@@ -122,6 +122,13 @@ _CHROME = re.compile(
     r"|^\s+\S+(?: \S+)? · [~/]"  # "  model effort · /workdir · title"
     r"|^\s*· "  # a piece of that line, redrawn alone
 )
+#: A synchronized update's start: Codex draws each frame between ``?2026h`` and ``?2026l``.
+_FRAME_START = b"\x1b[?2026h"
+_FRAME_END = b"\x1b[?2026l"
+#: A cursor move to a row (``CSI row ; col H``); group 1: the row.
+_TO_ROW = re.compile(rb"\x1b\[(\d*)(?:;\d*)?[Hf]")
+#: Where a frame leaves the cursor shown: in the composer, the row of its last line.
+_PARKED = re.compile(rb"\x1b\[(\d+);\d+H\x1b\[\?25h")
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 #: An escape sequence still being written at the end of a log (no final byte or terminator yet).
 _UNFINISHED = re.compile(rb"\x1b(?:\[[\x30-\x3f]*[\x20-\x2f]*|[\]P^_X][^\x07\x1b]*)?\Z")
@@ -149,7 +156,7 @@ def _log_line(path: str) -> str:
         # Cut mid-line or mid-escape: start at the next line or escape sequence.
         cuts = [i for i in (raw.find(b"\n"), raw.find(b"\x1b")) if i >= 0]
         raw = raw[min(cuts) :] if cuts else b""
-    raw = _finished(raw)
+    raw = _below_composer_dropped(_finished(raw))
     from tmux_codex.logtext import strip_escapes
 
     found = ""
@@ -159,6 +166,42 @@ def _log_line(path: str) -> str:
             break
     _tail_cache[path] = (key, found)
     return found
+
+
+def _below_composer_dropped(raw: bytes) -> bytes:
+    """``raw`` without what each frame drew on the composer's row or below it.
+
+    Below the composer are only the footer (model, workdir and the thread's
+    title) and the key hints. Codex redraws only the cells that change, so a
+    new title (0.171.0 first shows the prompt, then the generated title) is
+    written in scraps, ``Fak`` and ``complete``, that look like output. A frame
+    that ends with the cursor shown in the composer says where the composer is;
+    what it drew at that row or below (or before its first move: the cursor
+    starts a frame where the last one left it) is left out. Frames with no
+    cursor there (a prompt is up, ``codex exec``) are kept whole; a frame not
+    all written yet is left for the next look.
+    """
+    frames = raw.split(_FRAME_START)
+    if len(frames) > 1 and _FRAME_END not in frames[-1]:
+        frames[-1] = b""  # still being written: the rest comes with the next read
+    for index, frame in enumerate(frames):
+        parks = list(_PARKED.finditer(frame))
+        if not parks:
+            continue
+        parked = parks[-1]
+        composer = int(parked.group(1))
+        # A frame starts where the one before left the cursor: in the composer.
+        kept: list[bytes] = []
+        row = composer  # the row of the run being read
+        start = 0
+        for move in _TO_ROW.finditer(frame, 0, parked.start()):
+            kept.append(frame[start : move.start()] if row < composer else b"")
+            row, start = int(move.group(1) or 1), move.start()
+        if row < composer:
+            kept.append(frame[start : parked.start()])
+        kept.append(frame[parked.start() :])
+        frames[index] = b"".join(kept)
+    return _FRAME_START.join(frames)
 
 
 def _finished(raw: bytes) -> bytes:
