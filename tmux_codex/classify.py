@@ -317,15 +317,25 @@ def drawn_words(data: bytes, patterns: Patterns | None = None) -> list[str]:
     path at a narrow width) as its pieces.
     """
     table = patterns if patterns is not None else patterns_for()
-    words = []
-    for token in visible_text(data).split():
-        for piece in token.split("…"):
-            if not piece or piece == "\ufffd" or table.status_timer.fullmatch(piece):
-                continue
-            if any(piece in word for word in table.status_words):
-                continue
-            words.append(piece)
-    return words
+    pieces = _status_pieces(table)
+    timer = table.status_timer.fullmatch
+    text = visible_text(data).replace("…", " ")
+    # A timer token has a digit or a bullet: a word of letters is never one.
+    return [w for w in text.split() if w not in pieces and (w.isalpha() or timer(w) is None)]
+
+
+@functools.lru_cache(maxsize=16)
+def _status_pieces(table: Patterns) -> frozenset[str]:
+    """Every piece of the status line's words (and the replacement character)."""
+    return frozenset(
+        {"\ufffd"}
+        | {
+            word[start:end]
+            for word in table.status_words
+            for start in range(len(word))
+            for end in range(start + 1, len(word) + 1)
+        }
+    )
 
 
 def is_progress(data: bytes, patterns: Patterns | None = None) -> bool:

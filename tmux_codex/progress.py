@@ -10,7 +10,7 @@ nor among what it drew lately: streamed text, a tool's output, a counter that
 moves.
 
 "Lately" is bounded per task: the words of the last few thousand distinct
-ones (hashed, in two generations, so the oldest go first), and the last
+ones (in two generations, so the oldest go first), and the last
 stretch of text, in which a piece of a word (a line re-wrapped mid-word, a
 path cut short) is looked up. Pure: no I/O.
 """
@@ -58,15 +58,10 @@ class Seen:
     def __init__(self, words: int = WORDS, text: int = TEXT) -> None:
         self.words = words
         self.text = text
-        self._current: set[int] = set()
-        self._previous: set[int] = set()
+        self._current: set[str] = set()
+        self._previous: set[str] = set()
         self._recent = ""
         self._hold = b""
-
-    def _remember(self, key: int) -> None:
-        if len(self._current) >= self.words:
-            self._previous, self._current = self._current, set()
-        self._current.add(key)
 
     def weigh(self, data: bytes, patterns: Patterns | None = None) -> bool:
         """Remember what ``data`` draws; whether it drew a word not drawn lately."""
@@ -74,14 +69,16 @@ class Seen:
         if len(self._hold) > MAX_HOLD:
             self._hold = b""
         words = drawn_words(whole, patterns)
+        if not words:
+            return False
+        fresh = set(words) - self._current  # most words of a busy task are known
         new = False
-        for word in words:
-            key = hash(word)
-            if key in self._current:
-                continue
-            if key not in self._previous and word not in self._recent:
+        for word in fresh:
+            # Once one word is new the rest need not be looked up in the text.
+            if not new and word not in self._previous and word not in self._recent:
                 new = True
-            self._remember(key)
-        if words:
-            self._recent = (self._recent + " " + " ".join(words))[-self.text :]
+            if len(self._current) >= self.words:
+                self._previous, self._current = self._current, set()
+            self._current.add(word)
+        self._recent = (self._recent + " " + " ".join(words))[-self.text :]
         return new
