@@ -116,7 +116,7 @@ def _fill(disk: Path) -> Path:
 
 
 def _one_line_disk_full(proc: subprocess.CompletedProcess[str]) -> None:
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "internal error" not in lines[0], proc.stderr
     assert lines[0].startswith("tmux-codex: the state directory's disk is full ("), lines[0]

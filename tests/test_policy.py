@@ -197,7 +197,7 @@ def test_plain_commands_are_approved() -> None:
         "ls\n" + "true\n" * 40,
         "echo 'a b' \"c d\" e\\ f",
         "ls < input.txt",
-        "ls *.py",
+        "ls '*.py'",
     ]:
         assert decide(command) == "yes", command
     decision = on_command("Bash", "ls -la && true", LS)
@@ -374,10 +374,41 @@ def test_where_tree_sitter_and_bash_read_otherwise_a_person_looks() -> None:
         "ls.sh",
         "git status-x",  # git runs git-status-x
         "git log'/../x'",
+        # The second review: bash joins a quoted name and an escape into one word.
+        "'ls'\\/x",
+        "\"grep\"\\/../../../../bin/sh -c 'echo x'",
+        '"ls"\\of -i',
+        "cat 'a'\\,",
+        "ls >&²",  # not an ASCII digit: a file named ²
+        "echo x 1>&'²'",
+        "echo {PATH}>/dev/null; ls",  # bash stores a descriptor number in PATH
+        "echo {PATH}</dev/null",
+        "\\ ls",  # a program named " ls"
+        "\\\twc x",
+        "echo ~",  # the environment in an argument
+        "echo a=~/b",
+        "wc <~+/tcp/127.0.0.1/9",  # ~+ is the cwd: /dev/tcp from /dev
+        "echo {a,b}",  # brace expansion: other words (and 2**n of them)
+        "cat [[:alpha:]]",  # a glob: file names, perhaps option-like
+        "ls *",
+        "wc 0<&'-'",  # bash's descriptor, tree-sitter's argument
+        "ls 0< '/dev/null'",
+        "wc -1>>/dev/null",
+        "ls\t] }99",
     ]:
         decision = on_command("Bash", command, REVIEW)
         assert decision is not None and decision.choice is None, (command, decision)
-    for command in ["ls -la", "ls", "git status", "git log -1", "echo 'a b'", 'echo "a\nb"']:
+    for command in [
+        "ls -la",
+        "ls",
+        "git status",
+        "git log -1",
+        "echo 'a b'",
+        'echo "a\nb"',
+        "echo '{a,b}' \"~\"",
+        "ls 2>/dev/null",
+        "ls 2>&1",
+    ]:
         decision = on_command("Bash", command, REVIEW)
         assert decision is not None and decision.choice == "yes", command
     # Words as bash gets them: a newline inside double quotes is part of the word.
@@ -409,3 +440,19 @@ def test_the_parser_survives_odd_text() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_outside_a_utf8_locale_only_ascii_is_read() -> None:
+    """In GBK or Big5 a byte of a character may take the backslash after it:
+    ``ls 中\\;touch x`` runs ``touch x`` there."""
+    command = "ls 中\\;touch pwned"
+    assert on_command("Bash", command, REVIEW, utf8=True) is not None
+    decision = on_command("Bash", command, REVIEW, utf8=False)
+    assert decision is not None and decision.choice is None and "locale" in decision.detail
+    from tmux_codex.hook import _utf8_locale
+
+    assert (
+        _utf8_locale({"LANG": "en_US.UTF-8"}) and _utf8_locale({}) and _utf8_locale({"LC_ALL": "C"})
+    )
+    assert not _utf8_locale({"LANG": "zh_CN.GBK"})
+    assert not _utf8_locale({"LANG": "en_US.UTF-8", "LC_ALL": "zh_TW.BIG5"})

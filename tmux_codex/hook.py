@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,14 @@ def _decide(tool: str, command: str) -> Any:
         config = load(config_path())
     except Exception:
         return None  # a broken config approves nothing
-    return on_command(tool, command, config.policy)
+    return on_command(tool, command, config.policy, utf8=_utf8_locale(os.environ))
+
+
+def _utf8_locale(env: Mapping[str, str]) -> bool:
+    """Whether commands run in a UTF-8 or C locale (the one bash gets: Codex's, ours)."""
+    value = env.get("LC_ALL") or env.get("LC_CTYPE") or env.get("LANG") or "C"
+    value = value.lower().replace("-", "")
+    return value in ("c", "posix") or value.startswith("c.") or "utf8" in value
 
 
 def main(argv: list[str] | None = None) -> int:

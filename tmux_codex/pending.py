@@ -65,13 +65,25 @@ def _words(text: str) -> str:
     return " ".join(text.split())
 
 
-def _screen_command(prompt_text: str) -> str | None:
-    """The command an approval prompt shows (its first ``$`` line), or None."""
-    for line in prompt_text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("$"):
-            return stripped[1:].strip()
-    return None
+_OPTION = re.compile(r"^(?:›\s*)?1\.\s")
+_CUT = re.compile(r"\s*(?:\[…[^\]]*\].*|…)$")
+
+
+def _screen_command(prompt_text: str) -> tuple[str, bool] | None:
+    """The command an approval prompt shows, and whether the screen cut it; or None.
+
+    Codex draws the command right above the answer options: the last ``$`` line
+    before them and the lines after it (a line of the model's reason may start
+    with ``$`` too, above).
+    """
+    lines = [line.strip() for line in prompt_text.splitlines()]
+    end = next((i for i, line in enumerate(lines) if _OPTION.match(line)), len(lines))
+    start = next((i for i in range(end - 1, -1, -1) if lines[i].startswith("$")), None)
+    if start is None:
+        return None
+    shown = " ".join([lines[start][1:], *lines[start + 1 : end]])
+    cut = _CUT.search(shown)
+    return (_words(shown[: cut.start()]) if cut else _words(shown)), cut is not None
 
 
 def matches(request: Request, reason: str | None, prompt_text: str | None) -> bool:
@@ -81,13 +93,14 @@ def matches(request: Request, reason: str | None, prompt_text: str | None) -> bo
     if request.reason == "edit":
         files = _PATCH_FILE.findall(request.command)
         return bool(files) and all(f.strip().rsplit("/", 1)[-1] in prompt_text for f in files)
-    shown = _screen_command(prompt_text)
-    if not shown:
+    found = _screen_command(prompt_text)
+    if found is None or not found[0]:
         return False
-    # The screen may cut a long command, or wrap it: what it shows is a start of it.
-    shown = _words(shown.split("[…")[0].rstrip("…"))
+    shown, cut = found
+    # The screen wraps a long command (spaces differ), or cuts it ("[… 48 lines]"):
+    # then what it shows is the start of it; otherwise all of it.
     full = _words(request.command)
-    return bool(shown) and full.startswith(shown)
+    return full.startswith(shown) if cut else full == shown
 
 
 def combine(

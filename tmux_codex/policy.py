@@ -98,10 +98,11 @@ def allows(pattern: str, canonical: str) -> bool:
     return end == len(canonical) or canonical[end] == " " or canonical[end - 1] == " "
 
 
-def on_command(tool: str, command: str, config: PolicyConfig) -> Decision | None:
+def on_command(tool: str, command: str, config: PolicyConfig, utf8: bool = True) -> Decision | None:
     """The allowlist on a complete command (the PermissionRequest hook's); None: not on.
 
-    Approves (``choice`` "yes") only when the command is plain shell, no deny
+    ``utf8``: the command runs in a UTF-8 (or C) locale; otherwise only ASCII
+    is read. Approves (``choice`` "yes") only when the command is plain shell, no deny
     pattern matches it or any of its simple commands (as written, or re-quoted
     the standard way), and an allow pattern covers every simple command (see
     :func:`allows`).
@@ -110,6 +111,12 @@ def on_command(tool: str, command: str, config: PolicyConfig) -> Decision | None
         return None
     if tool not in SHELL_TOOLS:
         return Decision("allowlist", None, f"{tool} requests are never approved by the allowlist")
+    if not utf8 and not command.isascii():
+        # In a multibyte locale other than UTF-8 (GBK, Big5) a byte of a character
+        # may take the backslash after it: bash would read another command.
+        return Decision(
+            "allowlist", None, "non-ASCII text in a locale that is not UTF-8: waits for a person"
+        )
     parsed = parse(command)
     texts = [command]
     for simple in parsed.commands:

@@ -18,6 +18,7 @@ Pure: no I/O; the parser is made once per process.
 
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
 from contextvars import ContextVar
@@ -89,9 +90,15 @@ _OPERATORS = frozenset({";", "&&", "||", "|", "|&", "&", "\n"})
 _ARGUMENT = frozenset({"word", "number", "raw_string", "string", "concatenation"})
 #: Characters that never stand unquoted in a plain word (bash would give them meaning
 #: tree-sitter may not): expansions, substitutions, operators.
-_UNSAFE_IN_WORD = frozenset("$`()<>|;&\n")
+_UNSAFE_IN_WORD = frozenset("$`()<>|;&\n \t") | frozenset("*?[]{}~")
+#: (the second set: globs, brace expansion, ``{NAME}>`` descriptors and tilde
+#: expansion turn a word into other words, or a value of the environment; quoted,
+#: each is a plain character.)
 #: And in a command's name: globs too (``/bin/l?`` runs ``ls``).
-_UNSAFE_IN_NAME = _UNSAFE_IN_WORD | frozenset("*?[]{}~=")
+_UNSAFE_IN_NAME = _UNSAFE_IN_WORD | frozenset("=")
+#: Between the words of a simple command: at least one blank.
+_WORD_GAP = re.compile(rb"[ \t]+")
+_DIGITS = re.compile(r"[0-9]+")
 #: Redirections a plain command may have: operator → where to.
 _WRITES = frozenset({">", ">>", "&>", "&>>", ">|"})
 _DUPS = frozenset({">&", "<&"})
@@ -275,6 +282,11 @@ def _check_gaps(node: Node, allowed: re.Pattern[bytes] = _BLANKS) -> None:
 
 def _simple(node: Node) -> Simple:
     _check_gaps(node)
+    # Every two parts apart: tree-sitter reads 'ls'\/x as two words, bash as one (ls/x).
+    for before, after in itertools.pairwise(node.children):
+        gap = _SOURCE.get()[before.end_byte : after.start_byte]
+        if not _WORD_GAP.fullmatch(gap):
+            raise _NotPlain(f"words bash may join or split otherwise: {_text(node)}")
     words: list[str] = []
     for child in node.children:
         if child.type == "command_name":
@@ -294,7 +306,14 @@ def _simple(node: Node) -> Simple:
             raise _NotPlain(_describe(child))
     if not words or not words[0]:
         raise _NotPlain(f"a command without a name: {_text(node)}")
-    return Simple(tuple(words), _text(node))
+    text = _text(node)
+    try:  # a second reading, by Python's shlex (POSIX rules), must give the same words
+        again = tuple(shlex.split(text, comments=True))
+    except ValueError:
+        again = ()
+    if again != tuple(words):
+        raise _NotPlain(f"words that two readings of the shell disagree on: {text}")
+    return Simple(tuple(words), text)
 
 
 def _redirect(node: Node) -> None:
@@ -306,6 +325,8 @@ def _redirect(node: Node) -> None:
     target: Node | None = None
     for child in node.children:
         if child.type == "file_descriptor":
+            if not _DIGITS.fullmatch(_text(child)):  # bash: ASCII digits, or {NAME}
+                raise _NotPlain(f"a redirection it cannot read: {_text(node)}")
             continue
         if not child.is_named:
             operator = child.type
@@ -317,7 +338,7 @@ def _redirect(node: Node) -> None:
         raise _NotPlain(f"a redirection it cannot read: {_text(node)}")
     where = _argument(target)
     if operator in _DUPS:
-        if where == "-" or where.isdigit():
+        if where == "-" or _DIGITS.fullmatch(where):
             return
         raise _NotPlain(f"a redirection into a file: {_text(node)}")
     if operator == "<" and (where == NULL_DEVICE or not where.startswith("/dev/")):
@@ -344,6 +365,13 @@ def _walk(node: Node, found: list[Simple]) -> None:
     if kind == "redirected_statement":
         _check_gaps(node)
         body = node.child_by_field_name("body")
+        # "ls 2>x" is a descriptor, "ls 2 >x" an argument: a redirection right after
+        # the body (no blank) without a descriptor of its own could take the body's
+        # last word for one; a person looks.
+        after = [c for c in node.children if c != body]
+        touching = body is not None and after and after[0].start_byte == body.end_byte
+        if touching and (not after[0].children or after[0].children[0].type != "file_descriptor"):
+            raise _NotPlain(f"a redirection bash may read otherwise: {_text(node)}")
         for child in node.children:
             if child == body:
                 continue
@@ -378,6 +406,9 @@ def parse(command: str) -> Parsed:
     root = tree.root_node
     if root.has_error:
         return Parsed((), "bash syntax it cannot read (a parse error)")
+    outside = source[: root.start_byte] + source[root.end_byte :]
+    if not _SPACE.fullmatch(outside):  # a leading "\ " tree-sitter skipped: bash's " ls"
+        return Parsed((), "text outside the commands tree-sitter read")
     found: list[Simple] = []
     token = _SOURCE.set(source)
     try:

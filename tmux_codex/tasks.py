@@ -686,6 +686,11 @@ def answer(
             f"task {task.id} ({task.name}) has no {task.reason} prompt on its screen yet: "
             "try again in a moment"
         )
+    if not _shows(task, drawn):
+        raise NotPossible(
+            f"task {task.id} ({task.name}) shows another prompt than the one last seen: "
+            f"look again ('tmux-codex show {task.id}') and retry"
+        )
 
     def still_up() -> bool:
         # The very prompt the key was sent to, as the screen shows it (the next one of
@@ -707,6 +712,20 @@ def answer(
         f"sent {key} to task {task.id} ({task.name}) but its prompt is still up; "
         f"see 'tmux-codex screen {task.id}'"
     )
+
+
+def _shows(task: Task, drawn: Verdict) -> bool:
+    """Whether the prompt on screen is the one the task's ``prompt_text`` describes.
+
+    The text may be a hook's request (the complete command): then the screen
+    must show that very request, not another of the turn's.
+    """
+    from tmux_codex import pending
+
+    mine = [r for r in pending.load(task.hook_request) if r.prompt == task.prompt_text]
+    if mine:
+        return any(pending.matches(r, drawn.reason, drawn.prompt_text) for r in mine)
+    return drawn.prompt_text == task.prompt_text
 
 
 def on_screen(task: Task) -> Verdict | None:
