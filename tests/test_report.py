@@ -25,10 +25,13 @@ from tmux_codex.report import (
     Tokens,
     build,
     changed_files,
+    error_message,
     find_rollout,
+    log_error,
     log_session_id,
     parse_tests,
     parse_tokens,
+    read_rollout,
     render_text,
     rollout_facts,
 )
@@ -39,11 +42,18 @@ OUTPUTS = Path(__file__).parent / "fixtures" / "test-output"
 MAKE_FILE_SESSION = "01a20cc3-7e5d-7c53-8271-7466a104418e"
 EXEC_TESTS_SESSION = "01a20cc3-d9b8-75d1-83bb-7390c13fa595"
 TUI_TESTS_SESSION = "01a20cc5-2270-70d0-8a29-e36ef88ef14b"
+HTTP_400_SESSION = "01a22a8b-fb37-7691-ac2a-596280d9b7e1"
+ERROR_THEN_OK_SESSION = "01a22a8c-05ba-7e42-bcf7-e32e39bcc42e"
 ROLLOUT_NAMES = {
     MAKE_FILE_SESSION: ("rollout-exec-make-file.jsonl", "2026-11-24T08-54-28"),
     EXEC_TESTS_SESSION: ("rollout-exec-tests.jsonl", "2026-11-24T08-54-51"),
     TUI_TESTS_SESSION: ("rollout-tui-tests.jsonl", "2026-11-24T08-56-15"),
+    HTTP_400_SESSION: ("rollout-exec-http-400.jsonl", "2026-11-30T03-42-26"),
+    ERROR_THEN_OK_SESSION: ("rollout-tui-error-then-ok.jsonl", "2026-11-30T03-42-29"),
 }
+#: What the fake model server answers in scenario http-400 (its error's message).
+HTTP_400_MESSAGE = "The fake model server rejected the request (scenario http-400)."
+CAPTURES = OUTPUTS.parent / "codex-0.169.0"
 
 Counts = tuple[str, int | None, int, int | None, int, bool]
 
@@ -374,6 +384,97 @@ def test_rollout_facts_older_shapes(tmp_path: Path) -> None:
     assert rollout_facts(calls)[2] == [pytest_line + "\n"]
 
 
+def test_read_rollout_is_rollout_facts_in_one_pass() -> None:
+    for name in (
+        "rollout-exec-tests.jsonl",
+        "rollout-tui-tests.jsonl",
+        "rollout-exec-make-file.jsonl",
+    ):
+        tokens, message, outputs = rollout_facts(OUTPUTS / name)
+        summary = read_rollout(OUTPUTS / name)
+        assert summary is not None
+        assert (summary.tokens, summary.last_message) == (tokens, message)
+        assert summary.tests == [run for output in outputs for run in parse_tests(output)]
+        assert summary.outputs == len(outputs)
+        assert summary.error is None and summary.turns == 1
+    assert read_rollout(OUTPUTS / "missing.jsonl") is None
+
+
+def test_read_rollout_errors(tmp_path: Path) -> None:
+    # codex exec against an HTTP 400: the turn ended with the API's error, no tokens.
+    failed = read_rollout(OUTPUTS / "rollout-exec-http-400.jsonl")
+    assert failed is not None
+    assert failed.error == HTTP_400_MESSAGE
+    assert (failed.tokens, failed.last_message, failed.turns) == (None, None, 1)
+    # The TUI: the first turn failed, the next one (a new message) went well.
+    recovered = read_rollout(OUTPUTS / "rollout-tui-error-then-ok.jsonl")
+    assert recovered is not None
+    assert recovered.error is None and recovered.turns == 2
+    assert recovered.tokens == Tokens(1200, 80, 1280, cached_input=0, reasoning_output=0)
+    assert recovered.last_message == "All done: the fake model finished this task."
+    # Cut after the first turn: its error; cut while the second runs: none yet.
+    lines = (OUTPUTS / "rollout-tui-error-then-ok.jsonl").read_text().splitlines(keepends=True)
+    ends = [i for i, line in enumerate(lines) if '"type":"task_complete"' in line]
+    started = [i for i, line in enumerate(lines) if '"type":"task_started"' in line]
+    for cut, error in ((ends[0] + 1, HTTP_400_MESSAGE), (started[1] + 1, None)):
+        part = tmp_path / f"cut-{cut}.jsonl"
+        part.write_text("".join(lines[:cut]))
+        summary = read_rollout(part)
+        assert summary is not None and summary.error == error
+
+
+def test_error_message() -> None:
+    body = '{"error": {"message": "Rate limit reached", "type": "requests", "code": null}}'
+    assert error_message(body) == "Rate limit reached"
+    assert error_message('{"message": "short form"}') == "short form"
+    assert error_message("  stream disconnected before completion  ") == (
+        "stream disconnected before completion"
+    )
+    assert error_message('{"error": "no message"}') == "no message"
+    assert error_message("[1, 2]") == "[1, 2]"
+    assert error_message("{not json") == "{not json"
+
+
+@pytest.mark.parametrize(
+    ("capture", "width", "height", "expected"),
+    [
+        ("exec-http-400", 120, 40, HTTP_400_MESSAGE),
+        ("exec-http-400", 80, 24, HTTP_400_MESSAGE),  # wrapped by the terminal
+        ("tui-http-400", 120, 40, HTTP_400_MESSAGE),  # wrapped by Codex
+        ("tui-http-400", 80, 24, HTTP_400_MESSAGE),
+        (
+            "tui-hang",
+            120,
+            40,
+            "stream disconnected before completion: idle timeout waiting for SSE",
+        ),
+        (
+            "tui-close",
+            80,
+            24,
+            "stream disconnected before completion: stream closed before response.completed",
+        ),
+        ("tui-complete", 120, 40, None),
+        ("exec-complete", 120, 40, None),
+    ],
+)
+def test_log_error_on_real_logs(
+    capture: str, width: int, height: int, expected: str | None
+) -> None:
+    raw = (CAPTURES / capture / "raw.log").read_bytes()
+    assert log_error(render(raw, width, height)) == expected
+
+
+def test_log_error_only_counts_an_error_of_the_last_turn() -> None:
+    raw = (CAPTURES / "tui-http-400" / "raw.log").read_bytes()
+    text = render(raw, 120, 40)
+    assert log_error(text + "\n\n• Fixed it.\n\n─ Worked for 3s ─────") is None
+    assert log_error("ERROR: exec failed: no such file\nmore output") == "exec failed: no such file"
+    assert (
+        log_error("■ first\n\nmore\n■ second part\ncontinued\n\n› Ask") == "second part continued"
+    )
+
+
 def test_find_rollout(tmp_path: Path) -> None:
     home = codex_home_with(tmp_path, MAKE_FILE_SESSION, EXEC_TESTS_SESSION)
     found = find_rollout(home, EXEC_TESTS_SESSION)
@@ -653,6 +754,35 @@ def test_build_from_the_log(tmp_path: Path) -> None:
     assert report.rollout_path is None
     assert report.last_message == "Bold words"
     assert "\x1b" not in json.dumps(report.to_dict())
+
+
+def test_build_says_why_a_task_failed(tmp_path: Path) -> None:
+    plain = tmp_path / "w"
+    plain.mkdir()
+    log = render((CAPTURES / "exec-http-400" / "raw.log").read_bytes(), 120, 40)
+    failed = {"state": "failed", "exit_code": 1, "codex_session_id": HTTP_400_SESSION}
+    # From the rollout: the error the last turn ended with.
+    home = codex_home_with(tmp_path, HTTP_400_SESSION, day="2026/11/30")
+    report = build(make_task(plain, codex_home=str(home), **failed), "")
+    assert report.error == HTTP_400_MESSAGE and report.tokens is None
+    assert f"  error    {HTTP_400_MESSAGE}" in render_text(report).splitlines()
+    # No rollout: from the end of the log; the session id from its start.
+    nowhere = str(tmp_path / "no-codex-home")
+    alone = make_task(plain, codex_home=nowhere, state="failed", exit_code=1)
+    report = build(alone, "", log_head=log)
+    assert report.session_id == "01a20c81-bfc0-7690-b992-c0cd8a9d9e6f" and report.error is None
+    report = build(alone, log)
+    assert report.error == HTTP_400_MESSAGE
+    # Else what the screen last showed (the monitor records a TUI's "■ …" error).
+    screen = make_task(plain, codex_home=nowhere, mode="tui", error='{"error": {"message": "m"}}')
+    assert build(screen, "").error == "m"
+    # A rollout whose last turn went well: no error, whatever an earlier turn said.
+    home = codex_home_with(tmp_path / "b", ERROR_THEN_OK_SESSION, day="2026/11/30")
+    ok = make_task(
+        plain, codex_home=str(home), mode="tui", codex_session_id=ERROR_THEN_OK_SESSION, error="x"
+    )
+    report = build(ok, log)
+    assert report.error is None and report.tokens is not None and report.tokens.total == 1280
 
 
 def test_build_live_task_with_nothing_known(tmp_path: Path) -> None:

@@ -73,3 +73,24 @@ def test_report_after_an_exec_task(cli: Cli, codex_env: CodexEnv, tmp_path: Path
     wait_until(lambda: notes.exists() and b'"report"' in notes.read_bytes(), 30, what="report")
     ended = [json.loads(line) for line in notes.read_text().splitlines()]
     assert ended[-1]["to"] == "done" and ended[-1]["report"]["tests"][0]["passed"] == 2
+
+
+def test_report_says_why_an_exec_task_failed(cli: Cli, codex_env: CodexEnv) -> None:
+    task = cli.json("start", "-C", str(codex_env.workdir()), "[scenario:http-400] go")
+    failed = wait_stored(cli, task["id"], "done", "failed")
+    assert failed["state"] == "failed"
+    message = "The fake model server rejected the request (scenario http-400)."
+    report = cli.json("report", str(task["id"]))
+    assert report["exit_code"] == 1 and report["error"] == message
+    assert report["tokens"] is None  # Codex reported none: the request never went through
+    assert f"  error    {message}" in cli.run("report", str(task["id"])).stdout.splitlines()
+    # The log's end says so too, read without reading all of it.
+    assert "ERROR: " in cli.run("log", str(task["id"]), "--limit", "400").stdout
+    raw = Path(failed["log_path"]).read_bytes()
+    tail = subprocess.run(
+        [sys.executable, "-m", "tmux_codex", "log", str(task["id"]), "--raw", "--limit", "100"],
+        env=cli.env,
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert tail == raw[-100:]

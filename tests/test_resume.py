@@ -16,6 +16,8 @@ from tmux_codex.sim import scenarios as sc
 
 pytestmark = pytest.mark.e2e
 
+SEPARATOR = "==== tmux-codex: resumed, attempt 2, "
+
 
 def test_resume_a_tui_task_after_kill_server(
     cli: Cli, codex_env: CodexEnv, server: libtmux.Server, fake_model: FakeModelServer
@@ -41,6 +43,22 @@ def test_resume_a_tui_task_after_kill_server(
     after = Path(resumed["log_path"]).read_bytes()
     assert after.startswith(before)
     assert b"==== tmux-codex: resumed, attempt 2, " in after[len(before) :]
+    # The readable log keeps the first run, the separator line, then the second run.
+    lines = cli.run("log", str(task)).stdout.splitlines()
+    separator = next(i for i, line in enumerate(lines) if line.startswith(SEPARATOR))
+    first, second = "\n".join(lines[:separator]), "\n".join(lines[separator + 1 :])
+    assert "› [scenario:complete] remember the word PELICAN" in first
+    assert sc.COMPLETE_TEXT in first and "Worked for" in first
+    assert "› [scenario:complete] go on" in second
+    # Its end, read from the end of the file, is the end of the whole readable log.
+    wait_until(
+        lambda: (
+            cli.run("log", str(task), "--limit", "3000").stdout
+            == "\n".join(cli.run("log", str(task)).stdout.splitlines())[-3000:] + "\n"
+        ),
+        30,
+        what="log --limit to be the end of log",
+    )
     assert any("resumed Codex session" in (e["detail"] or "") for e in events(cli, task))
 
 

@@ -224,24 +224,47 @@ def show(task: str | None, as_json: bool) -> None:
 @click.option("--raw", is_flag=True, help="The raw bytes, escape sequences and all.")
 def log(task: str | None, limit: int | None, follow: bool, raw: bool) -> None:
     """Print a task's log as readable text (or raw)."""
-    from tmux_codex.tasks import read_log, resolve
+    from tmux_codex.tasks import read_log, resolve, write_log
 
     with context() as ctx:
         found = resolve(ctx, task)
         try:
-            out = read_log(found, raw=raw, limit=limit)
+            if limit:
+                out = read_log(found, raw=raw, limit=limit)
+                if isinstance(out, bytes):
+                    sys.stdout.buffer.write(out)
+                    sys.stdout.buffer.flush()
+                else:
+                    click.echo(out)
+            elif raw:
+                write_log(found, click.echo, sys.stdout.buffer.write)
+                sys.stdout.buffer.flush()
+            else:
+                _echo_stream(lambda write: write_log(found, write))
         except OSError as exc:
             raise NotPossible(
                 f"cannot read the log of task {found.id} ({printable(found.name, keep='')}): "
                 f"{exc.strerror or exc} ({found.log_path})"
             ) from None
-        if isinstance(out, bytes):
-            sys.stdout.buffer.write(out)
-            sys.stdout.buffer.flush()
-        else:
-            click.echo(out)
         if follow:
             _follow(ctx, found, raw)
+
+
+def _echo_stream(produce: Callable[[Callable[[str], object]], None]) -> None:
+    """Echo text that ``produce`` writes in pieces, a few at a time, then a newline."""
+    pending: list[str] = []
+    size = [0]
+
+    def write(piece: str) -> None:
+        pending.append(piece)
+        size[0] += len(piece)
+        if size[0] >= 65536:
+            click.echo("".join(pending), nl=False)
+            pending.clear()
+            size[0] = 0
+
+    produce(write)
+    click.echo("".join(pending))
 
 
 def _follow(ctx: Any, task: Task, raw: bool) -> None:

@@ -38,14 +38,18 @@ from tmux_codex.models import FINAL_STATES, Task
 __all__ = [
     "FileChange",
     "Report",
+    "RolloutSummary",
     "TestRun",
     "Tokens",
     "build",
     "changed_files",
+    "error_message",
     "find_rollout",
+    "log_error",
     "log_session_id",
     "parse_tests",
     "parse_tokens",
+    "read_rollout",
     "render_text",
     "rollout_facts",
 ]
@@ -809,6 +813,88 @@ def log_session_id(text: str) -> str | None:
     return str(found[-1]).lower() if found else None
 
 
+# -- errors -----------------------------------------------------------------------
+
+#: ``codex exec``'s error line, and the TUI's error cell (``■ …``).
+_EXEC_ERROR = re.compile(r"^ERROR:\s*(?P<text>.*)$")
+_TUI_ERROR = re.compile(r"^■\s*(?P<text>.*)$")
+#: The TUI's divider after a turn: an error above it belongs to an earlier turn.
+_TURN_DONE = re.compile(r"^\s*─*\s*Worked for\b")
+#: Continuation lines joined onto an error that was wrapped.
+_MAX_ERROR_LINES = 20
+
+
+def error_message(text: str) -> str:
+    """The message in an error as Codex prints it.
+
+    Codex shows an API's error body as it came, e.g. ``{"error": {"message":
+    "…", "type": …}}``: its ``message`` is the error. Anything else is kept as
+    it is, stripped.
+    """
+    text = text.strip()
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        message = inner.get("message") if isinstance(inner, dict) else inner
+        if isinstance(message, str) and message.strip():
+            return message.strip()
+    return text
+
+
+def log_error(text: str) -> str | None:
+    """The last error a log shows: exec's ``ERROR: …`` line or the TUI's ``■ …``.
+
+    A TUI error followed by a turn's ``Worked for`` divider is over (a later
+    turn went on). Lines the terminal or Codex wrapped are joined again: a
+    JSON body until it is whole, the TUI's cell up to its blank line.
+    Returns the message (:func:`error_message`), or None.
+    """
+    lines = text.splitlines()
+    for index in range(len(lines) - 1, -1, -1):
+        line = lines[index]
+        exec_error = _EXEC_ERROR.match(line)
+        match = exec_error or _TUI_ERROR.match(line)
+        if match is None:
+            continue
+        rest = lines[index + 1 :]
+        if exec_error is None and any(_TURN_DONE.match(later) for later in rest):
+            return None
+        parts = [match["text"]]
+        for later in rest[:_MAX_ERROR_LINES]:
+            if not later.strip() or _EXEC_ERROR.match(later) or _TUI_ERROR.match(later):
+                break
+            if _whole(parts) or (exec_error and not parts[0].lstrip().startswith("{")):
+                break
+            parts.append(later)
+        return error_message(_joined(parts)) or None
+    return None
+
+
+def _whole(parts: list[str]) -> bool:
+    """Whether the error text so far is a complete JSON body (no more lines belong to it)."""
+    if not parts[0].lstrip().startswith("{"):
+        return False
+    return any(_parses(text) for text in ("".join(parts), " ".join(parts)))
+
+
+def _joined(parts: list[str]) -> str:
+    """Wrapped lines of an error joined again: without a space where that makes
+    JSON whole (a hard wrap), else with one (a wrap at a space)."""
+    glued = "".join(parts)
+    return glued if _parses(glued) else " ".join(part.strip() for part in parts)
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 # -- the rollout file -------------------------------------------------------------
 
 #: Function calls whose output is a shell command's output.
@@ -900,15 +986,31 @@ def _text_of(content: object) -> str:
 
 
 class _Rollout:
-    """What :func:`rollout_facts` collects while it reads a rollout, entry by entry."""
+    """What :func:`rollout_facts` collects while it reads a rollout, entry by entry.
 
-    def __init__(self) -> None:
+    With ``keep_outputs`` off, each command's output is parsed for test
+    summaries at once and only the runs found are kept.
+    """
+
+    def __init__(self, keep_outputs: bool = True) -> None:
+        self.keep_outputs = keep_outputs
         self.tokens: Tokens | None = None
         self.completed: str | None = None  # task_complete's last_agent_message
         self.assistant: str | None = None  # the last assistant message recorded
         self.outputs: dict[str, str] = {}  # command id → its whole output
+        self.runs: dict[str, list[TestRun]] = {}  # command id → the test runs it shows
         self.chunks: list[str] = []  # function_call_output of shell tools
+        self.chunk_runs: list[TestRun] = []
+        self.chunk_count = 0
         self.shell_calls: set[str] = set()
+        self.turns = 0  # turns that ended (task_complete)
+        self.error: str | None = None  # the error the last turn ended with
+
+    def output(self, key: str, text: str) -> None:
+        if self.keep_outputs:
+            self.outputs[key] = text
+        else:
+            self.runs[key] = parse_tests(text)
 
     def event(self, kind: object, payload: dict[str, Any], number: int) -> None:
         if kind == "token_count":
@@ -919,18 +1021,24 @@ class _Rollout:
             message = payload.get("last_agent_message")
             if isinstance(message, str) and message.strip():
                 self.completed = message
+            self.turns += 1
+            self.error = _rollout_error(payload.get("error"))
+        elif kind in ("task_started", "turn_aborted"):
+            self.error = None
+        elif kind == "error":
+            self.error = _rollout_error(payload) or self.error
         elif kind == "item_completed":
             item = payload.get("item")
             if isinstance(item, dict) and item.get("type") == "CommandExecution":
                 output = item.get("aggregated_output")
                 if isinstance(output, str):
-                    self.outputs[str(item.get("id", number))] = output
+                    self.output(str(item.get("id", number)), output)
         elif kind == "exec_command_end":
             output = payload.get("aggregated_output")
             if not isinstance(output, str):
                 parts = (payload.get("stdout"), payload.get("stderr"))
                 output = "\n".join(p for p in parts if isinstance(p, str))
-            self.outputs[str(payload.get("call_id", number))] = output
+            self.output(str(payload.get("call_id", number)), output)
 
     def item(self, kind: object, payload: dict[str, Any]) -> None:
         if kind == "message" and payload.get("role") == "assistant":
@@ -943,7 +1051,80 @@ class _Rollout:
         elif kind in ("function_call_output", "custom_tool_call_output") and (
             str(payload.get("call_id")) in self.shell_calls
         ):
-            self.chunks.append(_call_output(payload.get("output")))
+            chunk = _call_output(payload.get("output"))
+            self.chunk_count += 1
+            if self.keep_outputs:
+                self.chunks.append(chunk)
+            else:  # counted only if no command's output is recorded
+                self.chunk_runs.extend(parse_tests(chunk))
+
+    def read(self, path: Path) -> bool:
+        """Read the rollout at ``path`` line by line; False when it cannot be read."""
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                for number, line in enumerate(fh):
+                    if _SKIPPED_ENTRY.search(line, 0, 200):
+                        continue
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:
+                        continue
+                    payload = entry.get("payload") if isinstance(entry, dict) else None
+                    if not isinstance(payload, dict):
+                        continue
+                    if entry.get("type") == "event_msg":
+                        self.event(payload.get("type"), payload, number)
+                    elif entry.get("type") == "response_item":
+                        self.item(payload.get("type"), payload)
+        except OSError:
+            return False
+        return True
+
+
+#: Rollout entries that hold nothing a report needs (the first one holds Codex's
+#: whole instructions): known by the start of their line and skipped unparsed.
+_SKIPPED_ENTRY = re.compile(
+    r'"type":"(?:session_meta|turn_context|world_state|thread_settings_applied)"'
+)
+
+
+@dataclass(frozen=True)
+class RolloutSummary:
+    """What a report takes from a rollout file (see :func:`read_rollout`)."""
+
+    tokens: Tokens | None
+    last_message: str | None
+    tests: list[TestRun]
+    outputs: int  # command outputs read (the tests come from the rollout when any)
+    turns: int  # turns that ended
+    error: str | None  # the error the last turn ended with (None: it did not fail)
+
+
+def read_rollout(path: Path) -> RolloutSummary | None:
+    """Token totals, last message, test runs and the last turn's error, in one pass.
+
+    What :func:`rollout_facts` reads, but each command's output is parsed for
+    test summaries as it is read and then dropped: memory does not grow with
+    the outputs. The error is that of the last turn that ended
+    (``task_complete``'s ``error``, or an ``error`` event during it), unwrapped
+    by :func:`error_message`; None after a turn that ended well, or while one
+    runs. None when the file cannot be read.
+    """
+    facts = _Rollout(keep_outputs=False)
+    if not facts.read(path):
+        return None
+    if facts.runs:
+        tests = [run for runs in facts.runs.values() for run in runs]
+    else:
+        tests = facts.chunk_runs
+    return RolloutSummary(
+        tokens=facts.tokens,
+        last_message=facts.completed or facts.assistant,
+        tests=tests,
+        outputs=len(facts.runs) or facts.chunk_count,
+        turns=facts.turns,
+        error=facts.error,
+    )
 
 
 def rollout_facts(path: Path) -> tuple[Tokens | None, str | None, list[str]]:
@@ -961,24 +1142,17 @@ def rollout_facts(path: Path) -> tuple[Tokens | None, str | None, list[str]]:
     Unreadable lines are skipped; an unreadable file gives nothing.
     """
     facts = _Rollout()
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            for number, line in enumerate(fh):
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue
-                payload = entry.get("payload") if isinstance(entry, dict) else None
-                if not isinstance(payload, dict):
-                    continue
-                if entry.get("type") == "event_msg":
-                    facts.event(payload.get("type"), payload, number)
-                elif entry.get("type") == "response_item":
-                    facts.item(payload.get("type"), payload)
-    except OSError:
+    if not facts.read(path):
         return None, None, []
     outputs = list(facts.outputs.values()) if facts.outputs else facts.chunks
     return facts.tokens, facts.completed or facts.assistant, outputs
+
+
+def _rollout_error(value: object) -> str | None:
+    """The message of a rollout's error object (``{"message": …}``), unwrapped."""
+    if isinstance(value, dict):
+        value = value.get("message")
+    return error_message(value) if isinstance(value, str) else None
 
 
 def _call_output(output: object) -> str:
@@ -1021,34 +1195,37 @@ def build(
     log_text: str,
     codex_home: Path | None = None,
     now: datetime | None = None,
+    log_head: str = "",
 ) -> Report:
-    """The report of ``task``; ``log_text`` is its log as readable text.
+    """The report of ``task``; ``log_text`` is the end of its log as readable text.
 
     ``codex_home`` is where Codex keeps its sessions (default: the task's
     recorded ``codex_home``); without one, or without a session id, the
     rollout is not read and tests and tokens come from the log. Tests come
     from one source, never both: the rollout's command outputs when it has
-    any, else the log. A task that has not ended is measured up to ``now``.
+    any, else the log. The error is the one the rollout says the last turn
+    ended with; without a rollout (or for a failed task whose rollout says
+    none) the last error in the log, else the one last seen on screen.
+    ``log_head`` (the start of the log, as text) is where ``codex exec``
+    prints its session id. A task that has not ended is measured up to ``now``.
     """
-    session_id = task.codex_session_id or log_session_id(log_text)
+    session_id = task.codex_session_id or log_session_id(log_text) or log_session_id(log_head)
     home = codex_home or (Path(task.codex_home) if task.codex_home else None)
     rollout = find_rollout(home, session_id) if home and session_id else None
-    tokens: Tokens | None = None
-    message: str | None = None
-    outputs: list[str] = []
-    if rollout:
-        tokens, message, outputs = rollout_facts(rollout)
+    summary = read_rollout(rollout) if rollout else None
 
     tests: list[TestRun] = []
     source: str | None = None
-    if outputs:
-        tests = [run for output in outputs for run in parse_tests(output)]
-        source = "rollout"
+    if summary is not None and summary.outputs:
+        tests, source = summary.tests, "rollout"
     else:
-        tests = parse_tests(log_text)
-        source = "log"
+        tests, source = parse_tests(log_text), "log"
     if not tests:
         source = None
+
+    error = summary.error if summary is not None else None
+    if error is None and (summary is None or task.state == "failed"):
+        error = log_error(log_text) or (error_message(task.error) if task.error else None)
 
     started = _stamp(task.created_at)
     ended_at = task.updated_at if task.state in FINAL_STATES else None
@@ -1073,10 +1250,10 @@ def build(
         files_error=files_error,
         tests=tests,
         tests_source=source,
-        tokens=tokens or parse_tokens(log_text),
-        last_message=_clean(message or task.last_message),
+        tokens=(summary.tokens if summary else None) or parse_tokens(log_text),
+        last_message=_clean((summary.last_message if summary else None) or task.last_message),
         rollout_path=str(rollout) if rollout else None,
-        error=_clean(task.error),
+        error=_clean(error),
     )
 
 

@@ -18,11 +18,14 @@ from tmux_codex.classify import visible_text
 from tmux_codex.codex import exec_session_id, find_session, installed_version
 from tmux_codex.errors import NotPossible
 from tmux_codex.launch import open_window, write_prompt
+from tmux_codex.logtext import RESUME_SEPARATOR, SEPARATOR_LEAD
 from tmux_codex.models import FINAL_STATES, Task, now
-from tmux_codex.tasks import RESUME_SEPARATOR, Context, _pane_for, refresh, resolve
+from tmux_codex.tasks import Context, _pane_for, refresh, resolve
 from tmux_codex.tmux import Tmux
 from tmux_codex.wake import wake
 
+#: How much of what a resumed run wrote is read to see it took the conversation up.
+_VERIFY_READ = 4 << 20
 #: What a resumed exec task is told when no prompt is given.
 DEFAULT_EXEC_PROMPT = "Continue the task where you left off."
 
@@ -48,6 +51,14 @@ def resume_argv(task: Task, prompt: str | None) -> list[str]:
     # exec: "-", the prompt comes on stdin (see write_prompt)
     tail = ["-"] if task.mode == "exec" else [prompt] if prompt else []
     return [*argv[:cut], "-C", task.workdir, "resume", "--", task.codex_session_id, *tail]
+
+
+def separator_bytes(attempt: int, at: str) -> bytes:
+    """What is written into the log before run ``attempt``: a line of its own
+    (after ``CR LF`` and a colour reset, whatever the last run left), which the
+    readable log keeps between the runs."""
+    line = f"{RESUME_SEPARATOR.decode()}, attempt {attempt}, {at} ====\r\n"
+    return SEPARATOR_LEAD + line.encode()
 
 
 def resume(
@@ -97,10 +108,10 @@ def resume(
             pass
     log = Path(task.log_path)
     offset = log.stat().st_size if log.exists() else 0
-    separator = f"\r\n\x1b[0m{RESUME_SEPARATOR.decode()}, attempt {attempt}, {now()} ====\r\n"
+    separator = separator_bytes(attempt, now())
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        os.write(fd, separator.encode())
+        os.write(fd, separator)
     finally:
         os.close(fd)
     store.update(
@@ -126,7 +137,7 @@ def resume(
         raise
     wake(store.home, task.id)
     if verify > 0:
-        _verify(ctx, resumed, offset + len(separator.encode()), verify)
+        _verify(ctx, resumed, offset + len(separator), verify)
     return store.get(task.id) or resumed
 
 
@@ -144,7 +155,9 @@ def _verify(ctx: Context, task: Task, offset: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
 
     def picked_up() -> bool:
-        raw = Path(task.log_path).read_bytes()[offset:]
+        with open(task.log_path, "rb") as fh:  # only what the resumed run wrote
+            fh.seek(offset)
+            raw = fh.read(_VERIFY_READ)
         if task.mode == "exec":
             found = exec_session_id(visible_text(raw))
             if found is not None and found != session:

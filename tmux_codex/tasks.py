@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from tmux_codex.config import Config
 from tmux_codex.errors import BadInput, DiskFull, NotPossible, TaskNotFound
+from tmux_codex.logtext import RESUME_SEPARATOR
 from tmux_codex.models import FINAL_STATES, LIVE_STATES, Event, Task
 from tmux_codex.paths import env_path, log_stopped_detail, prompt_path
 from tmux_codex.store import StateChange, Store
@@ -177,8 +178,6 @@ def _signal_name(signum: int) -> str:
 
 #: Codex's private state escape (see CODEX.md): the last one says where its turn is.
 _STATE_ESCAPE = re.compile(rb"\x1b\]7501;state=([^\x07\x1b]*)(?:\x07|\x1b\\)")
-#: The start of the line ``resume`` writes into a log before the resumed run.
-RESUME_SEPARATOR = b"==== tmux-codex: resumed"
 #: How much of a log's end is read for it.
 _STATE_TAIL = 65536
 
@@ -501,38 +500,79 @@ def screen(ctx: Context, ref: str | None) -> str:
 
 
 def read_log(task: Task, raw: bool = False, limit: int | None = None) -> bytes | str:
-    """The task's log: raw bytes, or readable text (escapes gone, redraws rendered)."""
-    try:
-        data = Path(task.log_path).read_bytes()
-    except FileNotFoundError:
-        data = b""
-    if raw:
-        return data[-limit:] if limit else data
-    from tmux_codex.logtext import render, tail
+    """The task's log: raw bytes, or readable text (escapes gone, redraws rendered).
 
-    text: str = render(data, width=task.width or 200, height=task.height or 50)
-    return tail(text, limit) if limit else text
+    With ``limit`` only the end of the log is read: the last ``limit`` bytes,
+    or the last ``limit`` characters of the text (see ``logfile.render_tail``).
+    Without, the whole log (``write_log`` streams it instead).
+    """
+    if raw and limit:
+        from tmux_codex.logfile import raw_tail
+
+        return raw_tail(task.log_path, limit)
+    if limit:
+        from tmux_codex.logfile import render_tail
+
+        width, height = _log_size(task)
+        return render_tail(task.log_path, limit, width, height, resumed=task.attempt > 1)
+    pieces: list[str] = []
+    chunks: list[bytes] = []
+    write_log(task, pieces.append, chunks.append)
+    return b"".join(chunks) if raw else "".join(pieces)
+
+
+def write_log(
+    task: Task,
+    write_text: Callable[[str], object],
+    write_bytes: Callable[[bytes], object] | None = None,
+) -> None:
+    """The whole log, piece by piece: raw bytes to ``write_bytes`` when given,
+    else readable text to ``write_text``. Memory stays flat however long the log."""
+    from tmux_codex.logfile import copy_raw, render_stream
+
+    if write_bytes is not None:
+        copy_raw(task.log_path, write_bytes)
+        return
+    width, height = _log_size(task)
+    render_stream(task.log_path, write_text, width, height)
+
+
+def _log_size(task: Task) -> tuple[int, int]:
+    """The terminal size a task's log was drawn for (its pane's, when recorded)."""
+    return task.width or 200, task.height or 50
+
+
+#: The characters of the readable log a report reads (its end).
+REPORT_TAIL = 100_000
+#: The bytes of a log's start read for a session id (``codex exec`` prints it there).
+REPORT_HEAD = 65536
 
 
 def report(ctx: Context, ref: str | None) -> Report:
     """What a task did: state, duration, files changed, tests, tokens, last message."""
-    from tmux_codex.report import build
-
     task = refresh(ctx, [resolve(ctx, ref)])[0]
-    return build(task, report_text(task))
+    return _build_report(task)
 
 
 def report_text(task: Task) -> str:
-    text = read_log(task)
+    """The end of the task's readable log that a report reads (``REPORT_TAIL`` characters)."""
+    text = read_log(task, limit=REPORT_TAIL)
     assert isinstance(text, str)
     return text
 
 
 def report_dict(task: Task) -> dict[str, object]:
     """The report of ``task`` as JSON data (for the notify command)."""
+    return _build_report(task).to_dict()
+
+
+def _build_report(task: Task) -> Report:
+    from tmux_codex.logfile import raw_head
+    from tmux_codex.logtext import strip_escapes
     from tmux_codex.report import build
 
-    return build(task, report_text(task)).to_dict()
+    head = "" if task.codex_session_id else strip_escapes(raw_head(task.log_path, REPORT_HEAD))
+    return build(task, report_text(task), log_head=head)
 
 
 # -- acting ---------------------------------------------------------------------

@@ -671,31 +671,33 @@ class _Top:
         """``l``: the task's readable log in ``less -R +G`` (or a pager of our own)."""
         import curses
 
-        from tmux_codex.tasks import read_log
+        from tmux_codex.tasks import write_log
 
         task = self._task()
         if task is None:
             self.say("no task selected")
             return
         self.say(f"reading the log of task {task.id}…")
-        try:
-            text = read_log(task)
-        except Exception as exc:
-            self.say(f"cannot read the log of task {task.id}: {exc}")
-            return
-        assert isinstance(text, str)
-        if not text.strip():
-            self.message = f"task {task.id} ({task.name}) has printed nothing yet"
-            return
-        less = shutil.which("less")
-        if less is None:
-            self.message = ""
-            self._pager(text, f"task {task.id} ({task.name})")
-            return
-        fd, path = tempfile.mkstemp(prefix="tmux-codex-log-", suffix=".txt")  # 0600
+        # Rendered straight into a file (0600) a piece at a time: a log may be huge.
+        fd, path = tempfile.mkstemp(prefix="tmux-codex-log-", suffix=".txt")
         try:
             with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as fh:
-                fh.write(text if text.endswith("\n") else text + "\n")
+                try:
+                    write_log(task, fh.write)
+                except Exception as exc:
+                    self.say(f"cannot read the log of task {task.id}: {exc}")
+                    return
+                empty = fh.tell() == 0
+                fh.write("\n")
+            if empty:
+                self.message = f"task {task.id} ({task.name}) has printed nothing yet"
+                return
+            less = shutil.which("less")
+            if less is None:
+                self.message = ""
+                text = Path(path).read_text(encoding="utf-8", errors="replace")
+                self._pager(text, f"task {task.id} ({task.name})")
+                return
             curses.def_prog_mode()
             curses.endwin()
             self.message = ""
