@@ -13,6 +13,8 @@ import pytest
 
 from tests.conftest import Cli
 from tests.test_cli_e2e import _nothing_changed, _one_line
+from tmux_codex.models import Task
+from tmux_codex.store import Store
 
 
 def run_bytes(cli: Cli, *args: bytes) -> subprocess.CompletedProcess[str]:
@@ -110,21 +112,16 @@ def test_a_read_only_state_directory(cli: Cli, tmp_path: Path) -> None:
     assert "read-only" in _one_line(proc).lower()
 
 
-def test_an_unreadable_log(cli: Cli, tmp_path: Path) -> None:
-    from tmux_codex.store import Store
-
+def ended_task(cli: Cli, tmp_path: Path, name: str, **fields: str) -> Task:
+    """A task on record that has ended (no tmux, no Codex needed)."""
     with Store(cli.home) as store:
-        task = store.add_task(
-            {
-                "state": "done",
-                "mode": "exec",
-                "workdir": str(tmp_path),
-                "argv": [],
-                "log_path": str(tmp_path / "a-directory-not-a-log"),
-            },
-            "gone",
-            "gone",
-        )
+        values = {"state": "done", "mode": "exec", "workdir": str(tmp_path), "argv": []}
+        values["log_path"] = str(tmp_path / f"{name}.log")
+        return store.add_task({**values, **fields}, name, name)
+
+
+def test_an_unreadable_log(cli: Cli, tmp_path: Path) -> None:
+    task = ended_task(cli, tmp_path, "gone", log_path=str(tmp_path / "a-directory-not-a-log"))
     (tmp_path / "a-directory-not-a-log").mkdir()
     for args in (["log", "gone"], ["log", "gone", "--limit", "10"], ["log", "gone", "--raw"]):
         proc = cli.run(*args, check=False)
@@ -133,23 +130,9 @@ def test_an_unreadable_log(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_model_text_reaches_the_terminal_without_escapes(cli: Cli, tmp_path: Path) -> None:
-    from tmux_codex.store import Store
-
     hostile = "done\x1b]52;c;cHduZWQ=\x07 \x1b]0;title\x07\x1b[2J\x9b31m\x07!"
+    task = ended_task(cli, tmp_path, "hostile", last_message=hostile, prompt_text=hostile)
     with Store(cli.home) as store:
-        task = store.add_task(
-            {
-                "state": "done",
-                "mode": "exec",
-                "workdir": str(tmp_path),
-                "argv": [],
-                "log_path": str(tmp_path / "x.log"),
-                "last_message": hostile,
-                "prompt_text": hostile,
-            },
-            "hostile",
-            "hostile",
-        )
         store.audit(task.id, hostile)
     for args in (["show", "hostile"], ["events"], ["list", "--all"]):
         out = cli.run(*args).stdout

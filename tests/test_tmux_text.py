@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shlex
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ import pytest
 
 from tests.codexbed import CodexEnv, wait_until
 from tests.conftest import Cli, Client
+from tests.test_monitor import stored
 from tmux_codex.config import Config, NotifyConfig
 from tmux_codex.errors import BadInput
 from tmux_codex.launch import StartRequest, validate
@@ -234,21 +234,10 @@ def test_workdir_is_taken_literally(
     idle = cli.wait_state(task["id"], "idle", timeout=WAIT * 2)
     assert idle["workdir"] == str(work)
     # The window started in the workdir: the shim (the pane's process) runs there.
-    shim = _stored(cli, task["id"])["shim_pid"]
+    shim = stored(cli, task["id"])["shim_pid"]
     assert os.readlink(f"/proc/{shim}/cwd") == str(work)
     assert not _ran("pwned-dir", tmp_path)
     cli.run("kill", str(task["id"]))
-
-
-def _stored(cli: Cli, task_id: int) -> dict[str, Any]:
-    db = sqlite3.connect(f"file:{cli.home / 'tasks.db'}?mode=ro", uri=True)
-    db.row_factory = sqlite3.Row
-    try:
-        row = db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
-    finally:
-        db.close()
-    assert row is not None
-    return dict(row)
 
 
 def _config(cli: Cli, tmp_path: Path, session: str) -> Path:
