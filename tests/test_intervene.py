@@ -124,7 +124,8 @@ def test_kill_after_policy(cli: Cli, codex_env: CodexEnv, tmp_path: Path) -> Non
 def test_poke_by_hand(cli: Cli, codex_env: CodexEnv) -> None:
     task = start(cli, codex_env.workdir(), "[scenario:complete] hi")
     wait_stored(cli, task, "idle")
-    cli.run("poke", str(task))
+    said = cli.run("poke", str(task)).stdout
+    assert said.strip().endswith("): poked: pressed Enter"), said  # it says what it did
     assert [e["by"] for e in events(cli, task) if e["detail"] == "poked: pressed Enter"] == ["user"]
     exec_task = cli.json("start", "-C", str(codex_env.workdir("x")), "[scenario:hang-headers] x")
     proc = cli.run("poke", str(exec_task["id"]), check=False)

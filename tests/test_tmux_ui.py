@@ -297,6 +297,15 @@ def test_completion_offers_task_ids_and_names(cli: Cli, codex_env: CodexEnv) -> 
         },
     )
     assert "plain,1" in proc.stdout.split() and "plain,alpha" in proc.stdout.split()
+    # wait --for completes state names, after those already given.
+    proc = cli.run(
+        env={
+            "_TMUX_CODEX_COMPLETE": "bash_complete",
+            "COMP_WORDS": "tmux-codex wait 1 --for waiting,id",
+            "COMP_CWORD": "4",
+        },
+    )
+    assert proc.stdout.split() == ["plain,waiting,idle"], proc.stdout
     assert (
         "complete -o nosort -F _tmux_codex_completion tmux-codex"
         in cli.run("completion", "bash").stdout
