@@ -133,51 +133,57 @@ def test_a_full_disk_real(
     """
     cli.home = tiny_disk / "state"
     cli.env["TMUX_CODEX_HOME"] = str(cli.home)
-    work = codex_env.workdir()
-    prompt = (
-        "[scenario:run] go\n$ until [ -e go ]; do sleep 0.2; done\n"
-        "$ seq 1 3000 | sed 's/^/printed after the disk filled up /'"
-    )
-    task = cli.json("start", "-C", str(work), prompt)["id"]
-    wait_until(
-        lambda: b"until [ -e go ]" in Path(stored(cli, task)["log_path"]).read_bytes(),
-        60,
-        what="the first command to run",
-    )
-    db = sqlite3.connect(cli.home / "tasks.db")
-    try:  # an empty WAL: the next write to the store needs new space
-        assert db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
-    finally:
-        db.close()
-    rows = stored_count(cli)
-    filler = _fill(tiny_disk)
     try:
-        # Commands that must write say so, in one line, and leave nothing behind.
-        _one_line_disk_full(cli.run("start", "-C", str(work), "[scenario:complete] x", check=False))
-        assert stored_count(cli) == rows
-        assert len(server.windows) == 1
-        assert sorted(p.name for p in (cli.home / "logs").iterdir()) == [f"{task}.log"]
-        (work / "go").touch()  # Codex goes on, prints, ends with status 0
-        wait_until(lambda: not _running_in(work), 60, what="Codex to end")
-        for command in (("list", "--json"), ("show", str(task), "--json")):
-            proc = cli.run(*command, check=False)
-            if proc.returncode != 0:  # only when it had something to write
-                _one_line_disk_full(proc)
-        assert stored(cli, task)["state"] == "working"  # the shim waits for space
+        work = codex_env.workdir()
+        prompt = (
+            "[scenario:run] go\n$ until [ -e go ]; do sleep 0.2; done\n"
+            "$ seq 1 3000 | sed 's/^/printed after the disk filled up /'"
+        )
+        task = cli.json("start", "-C", str(work), prompt)["id"]
+        wait_until(
+            lambda: b"until [ -e go ]" in Path(stored(cli, task)["log_path"]).read_bytes(),
+            60,
+            what="the first command to run",
+        )
+        db = sqlite3.connect(cli.home / "tasks.db")
+        try:  # an empty WAL: the next write to the store needs new space
+            assert db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+        finally:
+            db.close()
+        rows = stored_count(cli)
+        filler = _fill(tiny_disk)
+        try:
+            # Commands that must write say so, in one line, and leave nothing behind.
+            _one_line_disk_full(
+                cli.run("start", "-C", str(work), "[scenario:complete] x", check=False)
+            )
+            assert stored_count(cli) == rows
+            assert len(server.windows) == 1
+            assert sorted(p.name for p in (cli.home / "logs").iterdir()) == [f"{task}.log"]
+            (work / "go").touch()  # Codex goes on, prints, ends with status 0
+            wait_until(lambda: not _running_in(work), 60, what="Codex to end")
+            for command in (("list", "--json"), ("show", str(task), "--json")):
+                proc = cli.run(*command, check=False)
+                if proc.returncode != 0:  # only when it had something to write
+                    _one_line_disk_full(proc)
+            assert stored(cli, task)["state"] == "working"  # the shim waits for space
+        finally:
+            filler.unlink()
+        done = wait_stored(cli, task, "done", "failed", timeout=60)
+        assert (done["state"], done["exit_code"]) == ("done", 0)  # Codex's, not the shim's
+        screen = "\n".join(server.cmd("capture-pane", "-p", "-t", done["pane_id"]).stdout)
+        assert "Traceback" not in screen and "tmux-codex" not in screen, screen
+        details = [e["detail"] or "" for e in events(cli, task)]
+        stopped = [d for d in details if d.startswith("its log stopped at ")]
+        assert len(stopped) == 1, details
+        assert "(the state directory's disk is full)" in stopped[0], stopped
+        log = Path(done["log_path"])
+        assert b"printed after the disk filled up 3000" not in log.read_bytes()
+        assert f"stopped at {log.stat().st_size} bytes" in stopped[0]
+        assert any("could not write to its store" in d for d in details), details
     finally:
-        filler.unlink()
-    done = wait_stored(cli, task, "done", "failed", timeout=60)
-    assert (done["state"], done["exit_code"]) == ("done", 0)  # Codex's, not the shim's
-    screen = "\n".join(server.cmd("capture-pane", "-p", "-t", done["pane_id"]).stdout)
-    assert "Traceback" not in screen and "tmux-codex" not in screen, screen
-    details = [e["detail"] or "" for e in events(cli, task)]
-    stopped = [d for d in details if d.startswith("its log stopped at ")]
-    assert len(stopped) == 1, details
-    assert "(the state directory's disk is full)" in stopped[0], stopped
-    log = Path(done["log_path"])
-    assert b"printed after the disk filled up 3000" not in log.read_bytes()
-    assert f"stopped at {log.stat().st_size} bytes" in stopped[0]
-    assert any("could not write to its store" in d for d in details), details
+        # Its monitor lives on the tiny disk, which goes before the cli fixture's end.
+        cli.run("monitor", "--stop", check=False)
 
 
 def stored_count(cli: Cli) -> int:
