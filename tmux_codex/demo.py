@@ -131,10 +131,14 @@ def stop(root: Path | None = None, socket: str = DEMO_SOCKET) -> bool:
     deadline = time.monotonic() + 10
     while any(_shim_alive(pid) for pid in shims) and time.monotonic() < deadline:
         time.sleep(0.05)
-    for _ in range(3):
+    # A Codex may still be writing its state as it goes (the npm launcher exits before
+    # the program it runs): remove what it leaves until nothing is left, a while at most.
+    deadline = time.monotonic() + 10
+    while True:
         shutil.rmtree(root, ignore_errors=True)
-        if not root.exists():
+        if not root.exists() or time.monotonic() > deadline:
             break
+        time.sleep(0.2)
     return found
 
 
