@@ -645,7 +645,9 @@ class _Top:
         doing, done_verb = ("approving", "approved") if choice == "yes" else ("denying", "denied")
         self.say(f"{doing} task {task.id} ({task.name})…")
         try:
-            done = answer(self.ctx, str(task.id), choice)
+            # The prompt this table was drawn with, no other one that came up since.
+            seen = task.prompt_text if task.state == "waiting" else None
+            done = answer(self.ctx, str(task.id), choice, expect_prompt=seen)
         except TmuxCodexError as exc:
             self.message = one_line(str(exc))
         except Exception as exc:  # a popup never dies of a bug: it says so
