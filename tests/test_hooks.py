@@ -111,13 +111,14 @@ ATTACKS = {
 
 def test_every_attack_waits_for_a_person(cli: Cli, codex_env: CodexEnv, tmp_path: Path) -> None:
     write_config(cli, tmp_path, ALLOWLIST)
+    # Every workdir first (each one rewrites Codex's config), then the tasks.
+    works = {name: codex_env.workdir(name) for name in [*ATTACKS, "reason"]}
     tasks: dict[str, tuple[int, Path]] = {}
     for name, command in ATTACKS.items():
-        work = codex_env.workdir(name)
-        tasks[name] = (start(cli, work, escalate(command), "-n", name), work)
+        tasks[name] = (start(cli, works[name], escalate(command), "-n", name), works[name])
     # The model's reason imitates an allowed command line; the real one starts with a newline.
     fake_reason = "a " * 60 + "$ ls -la"
-    work = codex_env.workdir("reason")
+    work = works["reason"]
     tasks["reason"] = (start(cli, work, escalate("\ntouch PWNED", fake_reason)), work)
     for name, (task, work) in tasks.items():
         waiting = wait_stored(cli, task, "waiting", timeout=90)
@@ -142,15 +143,18 @@ def test_the_allowlist_with_hooks_off(cli: Cli, codex_env: CodexEnv, tmp_path: P
     """Where hooks are off, the screen decides, and only when it shows the whole command."""
     write_config(cli, tmp_path, ALLOWLIST)
     off = ("--codex-arg=-c", "--codex-arg=features.hooks=false")
-    allowed = start(cli, codex_env.workdir("allowed"), escalate("ls -la"), *off)
+    commands = [
+        ("semicolon", "ls; touch PWNED"),
+        ("newline", "ls\ntouch PWNED"),
+        ("forty-lines", FORTY),
+        ("reason", "\ntouch PWNED"),
+    ]
+    # Every workdir first (each one rewrites Codex's config), then the tasks.
+    works = {name: codex_env.workdir(name) for name in ["allowed", *(n for n, _ in commands)]}
+    allowed = start(cli, works["allowed"], escalate("ls -la"), *off)
     attacks = {
-        name: (start(cli, codex_env.workdir(name), escalate(command), *off), codex_env.root / name)
-        for name, command in [
-            ("semicolon", "ls; touch PWNED"),
-            ("newline", "ls\ntouch PWNED"),
-            ("forty-lines", FORTY),
-            ("reason", "\ntouch PWNED"),
-        ]
+        name: (start(cli, works[name], escalate(command), *off), works[name])
+        for name, command in commands
     }
     wait_stored(cli, allowed, "idle", timeout=90)
     fired = by_policy(cli, allowed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -53,5 +54,9 @@ def write_codex_home(
     """Create (or rewrite) ``home/config.toml``; returns the config path."""
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     config = home / "config.toml"
-    config.write_text(codex_config(base_url, trusted, stream_idle_timeout_ms), encoding="utf-8")
+    # Whole or not at all: a Codex starting meanwhile must never read half a file
+    # (it would show its sign-in menu, or no trust for its folder).
+    partial = home / f".config.toml.{os.getpid()}.tmp"
+    partial.write_text(codex_config(base_url, trusted, stream_idle_timeout_ms), encoding="utf-8")
+    os.replace(partial, config)
     return config
