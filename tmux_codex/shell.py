@@ -26,63 +26,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from tmux_codex.indirect import indirection
+
 if TYPE_CHECKING:
     from tree_sitter import Language, Node, Parser
-
-#: Commands that run (part of) their arguments as another command: what they
-#: run is not what a pattern sees, so a policy never approves them.
-INDIRECT = frozenset(
-    {
-        ".",
-        "source",
-        "eval",
-        "exec",
-        "command",
-        "builtin",
-        "sh",
-        "bash",
-        "dash",
-        "zsh",
-        "ksh",
-        "mksh",
-        "csh",
-        "tcsh",
-        "fish",
-        "busybox",
-        "env",
-        "xargs",
-        "parallel",
-        "sudo",
-        "doas",
-        "su",
-        "runuser",
-        "pkexec",
-        "nohup",
-        "setsid",
-        "timeout",
-        "time",
-        "nice",
-        "ionice",
-        "chrt",
-        "taskset",
-        "stdbuf",
-        "unbuffer",
-        "flock",
-        "watch",
-        "script",
-        "chroot",
-        "unshare",
-        "nsenter",
-        "systemd-run",
-        "ssh",
-        "strace",
-        "ltrace",
-        "gdb",
-        "trap",
-    }
-)
-#: ``find`` arguments that run a command for each file.
-FIND_EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
 
 #: Node types a plain command may hold (named ones; anonymous tokens are checked apart).
 _STRUCTURE = frozenset({"program", "list", "pipeline", "comment"})
@@ -420,7 +367,7 @@ def parse(command: str) -> Parsed:
     if not found:
         return Parsed((), "no command in it")
     for simple in found:
-        problem = indirection(simple)
+        problem = indirection(simple.words, simple.text)
         if problem is not None:
             return Parsed(tuple(found), problem)
     return Parsed(tuple(found), None)
@@ -430,13 +377,3 @@ def _control(char: str) -> bool:
     """A control character other than newline and tab (C0, DEL, C1)."""
     code = ord(char)
     return (code < 0x20 and char not in "\n\t") or 0x7F <= code <= 0x9F
-
-
-def indirection(simple: Simple) -> str | None:
-    """Why ``simple`` runs another command than the one it names, or None."""
-    base = simple.name.rsplit("/", 1)[-1]
-    if base in INDIRECT:
-        return f"{base!r} runs another command: {simple.text}"
-    if base == "find" and FIND_EXEC.intersection(simple.words[1:]):
-        return f"find -exec runs another command: {simple.text}"
-    return None
