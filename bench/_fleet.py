@@ -32,7 +32,7 @@ def report(signum, frame):
     looks = getattr(seen[-1], "looks", None) if seen else None
     os.write(1, f"bench: looks {looks}\\n".encode())
 signal.signal(signal.SIGUSR1, report)
-from tmux_codex.cli import main
+from tmux_codex.cli.main import main
 main(["monitor"])
 """
 

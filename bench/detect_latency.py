@@ -21,7 +21,7 @@ into the idle TUI, and records
 - t1: the store (SQLite, read-only) first says ``waiting`` (same ~1 ms loop);
 - t2: a loop that, as peer tools do, captures the pane every 500 ms (on a
   fixed tick, running across rounds, so its phase relative to the prompt is
-  random) and classifies it with ``tmux_codex.classify.classify``, first says
+  random) and classifies it with ``tmux_codex.codex.classify.classify``, first says
   ``waiting``.
 
 then answers ``y`` and waits for the store to say ``idle``. Monitor latency is
@@ -62,10 +62,10 @@ from pathlib import Path
 
 from _fleet import ROOT, BenchError, Fleet, compile_package, fleet_env, tmux_codex_cmd
 
-from tmux_codex.classify import classify
+from tmux_codex.codex.classify import classify
 from tmux_codex.sim import FakeModelServer
 from tmux_codex.sim.home import API_KEY_ENV, write_codex_home
-from tmux_codex.tmux import Tmux
+from tmux_codex.tmux.server import Tmux
 
 LOCAL_CODEX = ROOT / ".tools" / "codex" / "node_modules" / ".bin" / "codex"
 NEEDLE = b"Would you like to run the following command?"

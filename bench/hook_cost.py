@@ -7,7 +7,7 @@ Target: well under Codex's hook timeout (5 s); the probe of CODEX.md saw about
 
 Method: a temporary ``TMUX_CODEX_HOME`` with one task in its store and an
 allowlist config (``allow_commands = ['^ls\\b']``); the hook is run exactly as
-Codex runs it (``bash -c 'PYTHON -I -m tmux_codex.hook HOME 1
+Codex runs it (``bash -c 'PYTHON -I -m tmux_codex.codex.hook HOME 1
 PermissionRequest'``, the event's JSON on stdin) ``--runs`` times for each of:
 an allowed command (the hook answers ``allow`` and records an event), one
 that waits for a person (the task becomes ``waiting``, an audit event), and
@@ -29,8 +29,8 @@ from pathlib import Path
 
 from _fleet import compile_package
 
-from tmux_codex.hooks import hook_command
-from tmux_codex.store import Store
+from tmux_codex.codex.hooks import hook_command
+from tmux_codex.core.store import Store
 
 
 def payload(event: str, command: str | None = None) -> bytes:

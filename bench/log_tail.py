@@ -36,7 +36,7 @@ from _fleet import ROOT, compile_package, tmux_codex_cmd
 
 sys.path.insert(0, str(ROOT))
 
-from tmux_codex.store import Store
+from tmux_codex.core.store import Store
 
 CAPTURE = ROOT / "tests" / "fixtures" / "codex-0.169.0" / "tui-hang-headers" / "raw.log"
 ROLLOUT = ROOT / "tests" / "fixtures" / "test-output" / "rollout-tui-tests.jsonl"

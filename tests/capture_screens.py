@@ -35,7 +35,7 @@ from tests.codexbed import (
     fixtures_dir,
     run_in_pane,
 )
-from tmux_codex.codex import CAPTURED_VERSIONS
+from tmux_codex.codex.version import CAPTURED_VERSIONS
 from tmux_codex.sim import FakeModelServer
 
 #: Where the captured runs happen (Codex shows its workdir, so it is in the screens).
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     if not failed and version not in CAPTURED_VERSIONS:
         print(
             f"next: read the captures, run the tests on it ({TEST_CODEX}={codex} scripts/test), "
-            f'then add "{version}" to CAPTURED_VERSIONS in tmux_codex/codex.py'
+            f'then add "{version}" to CAPTURED_VERSIONS in tmux_codex/codex/version.py'
         )
     return 1 if failed else 0
 

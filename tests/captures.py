@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.codexbed import CodexEnv, CodexPane, fixtures_dir, wait_until
-from tmux_codex.codex import CODEX_VERSION
+from tmux_codex.codex.version import CODEX_VERSION
 from tmux_codex.sim import scenarios as sc
 
 #: The pinned version's captures.

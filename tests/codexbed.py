@@ -20,7 +20,7 @@ from pathlib import Path
 import libtmux
 from libtmux.test.retry import retry_until
 
-from tmux_codex.codex import CODEX_VERSION, parse_version, version_key
+from tmux_codex.codex.version import CODEX_VERSION, parse_version, version_key
 from tmux_codex.sim.home import API_KEY_ENV, write_codex_home
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -32,7 +32,7 @@ from tests.codexbed import (
     wait_until,
 )
 from tmux_codex.sim import FakeModelServer
-from tmux_codex.tmux import Tmux
+from tmux_codex.tmux.server import Tmux
 
 _codex: dict[str, object] = {}
 

@@ -6,8 +6,8 @@ import re
 import sys
 from pathlib import Path
 
-from tmux_codex.bindings import example_conf
-from tmux_codex.config import defaults_as_toml
+from tmux_codex.core.config import defaults_as_toml
+from tmux_codex.tmux.bindings import example_conf
 
 ROOT = Path(__file__).resolve().parent.parent
 

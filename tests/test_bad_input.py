@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import Cli
 from tests.test_cli_e2e import _nothing_changed, _one_line
-from tmux_codex.models import Task
-from tmux_codex.store import Store
+from tmux_codex.core.models import Task
+from tmux_codex.core.store import Store
 
 
 def run_bytes(cli: Cli, *args: bytes) -> subprocess.CompletedProcess[str]:

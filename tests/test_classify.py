@@ -14,7 +14,7 @@ import pytest
 
 from tests.captures import CAPTURES, Snap, fixture_dir, load_fixture
 from tests.codexbed import captured_versions, fixtures_dir
-from tmux_codex.classify import (
+from tmux_codex.codex.classify import (
     PATTERNS,
     PATTERNS_0_169_0,
     Verdict,
@@ -28,7 +28,7 @@ from tmux_codex.classify import (
     repeated_block,
     visible_text,
 )
-from tmux_codex.codex import CODEX_VERSION
+from tmux_codex.codex.version import CODEX_VERSION
 
 COMMAND = "echo approved-command-ran > approval-exec.txt"
 
@@ -392,7 +392,7 @@ def test_the_newest_table_not_newer_than_the_version() -> None:
     patterns_for.cache_clear()
     try:
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr("tmux_codex.classify.PATTERNS", tables)
+            mp.setattr("tmux_codex.codex.classify.PATTERNS", tables)
             assert patterns_for("0.171.0") is PATTERNS_0_169_0
             assert patterns_for("0.175.0") is newer
             assert patterns_for("0.180.1") is newer

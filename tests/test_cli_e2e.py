@@ -20,7 +20,7 @@ import pytest
 
 from tests.codexbed import CodexEnv, wait_until
 from tests.conftest import Cli
-from tmux_codex.logtext import run_ended
+from tmux_codex.codex.logtext import run_ended
 from tmux_codex.sim import FakeModelServer
 from tmux_codex.sim import scenarios as sc
 
@@ -361,7 +361,7 @@ def test_attach_from_outside_attaches_a_client(
 
 
 def test_inside_server_reads_tmux_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from tmux_codex.tasks import inside_server
+    from tmux_codex.tasks.context import inside_server
 
     monkeypatch.setenv("TMUX", f"{tmp_path}/default,123,0")
     assert inside_server("") and not inside_server("other")
@@ -526,7 +526,7 @@ def test_kill_a_codex_that_ignores_sigterm(
     # SIGKILL reached the stub; the shim ended normally, so the pane was not respawned.
     fmt = "#{pane_dead} #{pane_start_command}"
     shown = server.cmd("display-message", "-p", "-t", task["pane_id"], fmt).stdout[0]
-    assert shown.startswith("1 ") and "tmux_codex.shim" in shown
+    assert shown.startswith("1 ") and "tmux_codex.tasks.shim" in shown
     assert cli.run("kill", str(task["id"]), check=False).returncode == 1
 
 

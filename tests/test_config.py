@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tmux_codex import config
-from tmux_codex.errors import ConfigError
+from tmux_codex.core import config
+from tmux_codex.core.errors import ConfigError
 
 
 def test_missing_file_gives_defaults(tmp_path: Path) -> None:

@@ -22,12 +22,12 @@ import pytest
 from tests.codexbed import CodexEnv, wait_until
 from tests.conftest import Cli, attached_client
 from tests.test_monitor import events, start, stored, wait_stored, write_config
-from tmux_codex.config import Config
-from tmux_codex.errors import DiskFull, TmuxCodexError, TmuxUnavailable
-from tmux_codex.launch import StartRequest
-from tmux_codex.launch import start as start_task
-from tmux_codex.store import MIGRATIONS, Store
-from tmux_codex.tmux import Tmux
+from tmux_codex.core.config import Config
+from tmux_codex.core.errors import DiskFull, TmuxCodexError, TmuxUnavailable
+from tmux_codex.core.store import MIGRATIONS, Store
+from tmux_codex.tasks.launch import StartRequest
+from tmux_codex.tasks.launch import start as start_task
+from tmux_codex.tmux.server import Tmux
 
 pytestmark = pytest.mark.e2e
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tmux_codex import hook, pending
-from tmux_codex.classify import Verdict
-from tmux_codex.hooks import hook_command
-from tmux_codex.models import Task, now
-from tmux_codex.store import StateChange, Store
+from tmux_codex.codex import hook, pending
+from tmux_codex.codex.classify import Verdict
+from tmux_codex.codex.hooks import hook_command
+from tmux_codex.core.models import Task, now
+from tmux_codex.core.store import StateChange, Store
 
 
 @pytest.fixture

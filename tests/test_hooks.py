@@ -13,7 +13,7 @@ import pytest
 from tests.codexbed import CodexEnv, wait_until
 from tests.conftest import Cli
 from tests.test_monitor import events, start, stored, wait_stored, write_config
-from tmux_codex.hooks import codex_flags, definitions, listed_hooks, trust_hash
+from tmux_codex.codex.hooks import codex_flags, definitions, listed_hooks, trust_hash
 from tmux_codex.sim import FakeModelServer
 from tmux_codex.sim import scenarios as sc
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from tests.captures import CAPTURES, FIXTURES
-from tmux_codex import logfile
-from tmux_codex.logfile import copy_raw, raw_head, raw_tail, render_stream, render_tail
-from tmux_codex.logtext import UNKNOWN, render, tail
-from tmux_codex.resume import separator_bytes
+from tmux_codex.codex.logtext import UNKNOWN, render, tail
+from tmux_codex.tasks import logfile
+from tmux_codex.tasks.logfile import copy_raw, raw_head, raw_tail, render_stream, render_tail
+from tmux_codex.tasks.resume import separator_bytes
 
 OUTPUTS = Path(__file__).parent / "fixtures" / "test-output"
 #: Every real Codex log, with the terminal size it was drawn at.

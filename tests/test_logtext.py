@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.captures import CAPTURES, FIXTURES, load_fixture
-from tmux_codex.logtext import end_mark, render, run_ended, states, strip_escapes, tail
+from tmux_codex.codex.logtext import end_mark, render, run_ended, states, strip_escapes, tail
 
 CAPTURE_NAMES = [capture.name for capture in CAPTURES]
 
@@ -205,7 +205,7 @@ def test_tail() -> None:
 
 
 def test_importing_does_not_import_pyte() -> None:
-    code = "import tmux_codex.logtext, sys; assert 'pyte' not in sys.modules"
+    code = "import tmux_codex.codex.logtext, sys; assert 'pyte' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

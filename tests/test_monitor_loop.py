@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tmux_codex.config import Config
-from tmux_codex.monitor import Monitor, Track
-from tmux_codex.store import Store
-from tmux_codex.tasks import Context
+from tmux_codex.core.config import Config
+from tmux_codex.core.store import Store
+from tmux_codex.monitor.loop import Monitor, Track
+from tmux_codex.tasks.context import Context
 
 STEP = (
     b"\x1b[1m$ echo still trying the very same thing\x1b[0m\r\n"

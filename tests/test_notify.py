@@ -19,9 +19,9 @@ import pytest
 
 from tests.codexbed import wait_until
 from tests.conftest import Client
-from tmux_codex.config import NotifyConfig
-from tmux_codex.models import Event, Task
-from tmux_codex.notify import (
+from tmux_codex.core.config import NotifyConfig
+from tmux_codex.core.models import Event, Task
+from tmux_codex.monitor.notify import (
     NOTIFY_STATES,
     WINDOW_MARKS,
     Notifier,
@@ -29,7 +29,7 @@ from tmux_codex.notify import (
     message,
     window_name,
 )
-from tmux_codex.tmux import Tmux
+from tmux_codex.tmux.server import Tmux
 
 WAIT = 30.0
 #: Far below the 30 s a slow command sleeps: time past this means something waited for it.

@@ -10,10 +10,10 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tmux_codex.config import PolicyConfig
-from tmux_codex.models import Task
-from tmux_codex.policy import command_of, on_command, on_prompt, resume_delay, should_kill
-from tmux_codex.shell import parse
+from tmux_codex.core.config import PolicyConfig
+from tmux_codex.core.models import Task
+from tmux_codex.policy.rules import command_of, on_command, on_prompt, resume_delay, should_kill
+from tmux_codex.policy.shell import parse
 
 
 def task(state: str = "waiting", reason: str | None = "approval", prompt: str = "") -> Task:
@@ -431,7 +431,7 @@ def test_the_parser_survives_odd_text() -> None:
     reused parser; a parser per command does not (run apart: a crash is an exit code)."""
     script = (
         "import random\n"
-        "from tmux_codex.shell import parse\n"
+        "from tmux_codex.policy.shell import parse\n"
         "random.seed(1)\n"
         "pick = lambda: chr(random.choice([random.randint(0x20, 0x7e),"
         " random.randint(0xa0, 0x2fff), random.randint(0x10000, 0x10ffff), 10, 9]))\n"
@@ -449,7 +449,7 @@ def test_outside_a_utf8_locale_only_ascii_is_read() -> None:
     assert on_command("Bash", command, REVIEW, utf8=True) is not None
     decision = on_command("Bash", command, REVIEW, utf8=False)
     assert decision is not None and decision.choice is None and "locale" in decision.detail
-    from tmux_codex.hook import _utf8_locale
+    from tmux_codex.codex.hook import _utf8_locale
 
     assert (
         _utf8_locale({"LANG": "en_US.UTF-8"}) and _utf8_locale({}) and _utf8_locale({"LC_ALL": "C"})

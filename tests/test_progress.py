@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tests.test_classify import _turn_frames
-from tmux_codex.codex import CODEX_VERSION
-from tmux_codex.progress import Seen
+from tmux_codex.codex.version import CODEX_VERSION
+from tmux_codex.monitor.progress import Seen
 
 
 def _weigh_all(frames: list[bytes]) -> list[int]:

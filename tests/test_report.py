@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tmux_codex.logtext import render
-from tmux_codex.models import Task
-from tmux_codex.report import (
+from tmux_codex.codex.logtext import render
+from tmux_codex.core.models import Task
+from tmux_codex.report.summary import (
     FileChange,
     Report,
     TestRun,

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from tmux_codex.errors import DiskFull
-from tmux_codex.models import LIVE_STATES
-from tmux_codex.store import MIGRATIONS, NameTaken, Store, StoreTooNew
+from tmux_codex.core.errors import DiskFull
+from tmux_codex.core.models import LIVE_STATES
+from tmux_codex.core.store import MIGRATIONS, NameTaken, Store, StoreTooNew
 
 
 def fields(**extra: Any) -> dict[str, Any]:

@@ -29,14 +29,14 @@ import pytest
 from tests.codexbed import CodexEnv, wait_until
 from tests.conftest import Cli, Client
 from tests.test_monitor import stored
-from tmux_codex.config import Config, NotifyConfig
-from tmux_codex.errors import BadInput
-from tmux_codex.launch import StartRequest, validate
-from tmux_codex.logtext import run_ended
-from tmux_codex.models import Event, Task
-from tmux_codex.notify import Notifier, message
+from tmux_codex.codex.logtext import run_ended
+from tmux_codex.core.config import Config, NotifyConfig
+from tmux_codex.core.errors import BadInput
+from tmux_codex.core.models import Event, Task
+from tmux_codex.monitor.notify import Notifier, message
 from tmux_codex.sim import scenarios as sc
-from tmux_codex.tmux import Tmux, literal
+from tmux_codex.tasks.launch import StartRequest, validate
+from tmux_codex.tmux.server import Tmux, literal
 
 WAIT = 60.0
 #: What tmux must take literally: formats, commands, escapes, strftime, ";" at the end.
@@ -160,7 +160,7 @@ def test_pipe_pane_logs_to_any_path(server: libtmux.Server, tmp_path: Path) -> N
     log = nasty / "1.log"
     log.touch()
     code = (
-        "import sys; from tmux_codex.shim import _prepare_pane; "
+        "import sys; from tmux_codex.tasks.shim import _prepare_pane; "
         "_prepare_pane(1, sys.argv[1]); print('after-the-pipe', flush=True); sys.stdin.read()"
     )
     server.new_session(

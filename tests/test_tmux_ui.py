@@ -16,7 +16,7 @@ import pytest
 from tests.codexbed import CodexEnv, wait_until
 from tests.conftest import Cli, Client
 from tests.test_monitor import events, start, stored, wait_stored
-from tmux_codex.bindings import example_conf
+from tmux_codex.tmux.bindings import example_conf
 
 pytestmark = pytest.mark.e2e
 

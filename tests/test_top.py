@@ -1,7 +1,7 @@
 """``tmux-codex top``: the table (pure), ``--once`` on a real fleet, and the live view.
 
 The live view runs in a real tmux window of the test's private server at
-80×24 (``python -c "from tmux_codex.top import main; main()"``), is driven
+80×24 (``python -c "from tmux_codex.ui.top import main; main()"``), is driven
 with ``send-keys`` and read with ``capture-pane``. Tasks come from the real
 Codex through the ``cli`` fixture, or are written straight into a store where
 the test needs to control their states. Every wait polls with a timeout.
@@ -30,13 +30,13 @@ from tests.captures import CAPTURES
 from tests.codexbed import CodexEnv, captured_versions, fixtures_dir, wait_until
 from tests.conftest import Cli, Client, attached_client
 from tests.test_monitor import start, wait_stored
-from tmux_codex.config import Config
-from tmux_codex.models import STATES, Task, age
+from tmux_codex.core.config import Config
+from tmux_codex.core.models import STATES, Task, age
+from tmux_codex.core.store import Store
 from tmux_codex.sim.scenarios import COMPLETE_TEXT
-from tmux_codex.store import Store
-from tmux_codex.tasks import Context
-from tmux_codex.tmux import Tmux
-from tmux_codex.top import LOG_TAIL, cells, last_line, order_tasks, render_rows, run
+from tmux_codex.tasks.context import Context
+from tmux_codex.tmux.server import Tmux
+from tmux_codex.ui.top import LOG_TAIL, cells, last_line, order_tasks, render_rows, run
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 60.0
@@ -323,7 +323,7 @@ def test_once_prints_the_fleet(
         [
             sys.executable,
             "-c",
-            "from tmux_codex.top import main; main()",
+            "from tmux_codex.ui.top import main; main()",
             "--once",
             "--width",
             "60",
@@ -353,7 +353,7 @@ class TopPane:
         env: dict[str, str],
         width: int = 80,
         height: int = 24,
-        code: str = "from tmux_codex.top import main; main()",
+        code: str = "from tmux_codex.ui.top import main; main()",
     ) -> None:
         self.tmux = Tmux(str(server.socket_name))
         self.tmux.run("set-option", "-gw", "remain-on-exit", "on")
@@ -524,7 +524,7 @@ def test_in_a_popup_enter_switches_the_client_to_the_task_window(
     assert tmux.run("list-clients", "-F", "#{window_id}") != [window]
     status = tmp_path / "top-status"
     argv = ["env", *(f"{k}={v}" for k, v in cli_env(cli).items()), sys.executable, "-c"]
-    command = shlex.join([*argv, "from tmux_codex.top import main; main()"])
+    command = shlex.join([*argv, "from tmux_codex.ui.top import main; main()"])
     command = f"cd {shlex.quote(str(ROOT))} && {command}; echo $? > {shlex.quote(str(status))}"
     name = tmux.run("list-clients", "-F", "#{client_name}")[0]
     # display-popup returns when the popup closes.
@@ -571,7 +571,7 @@ def test_table_follows_the_store_and_the_logs_without_a_key(
     alpha = add(store, "alpha")
     Path(alpha.log_path).write_bytes(b"\x1b[1mcompiling the parser\x1b[0m\r\n")
     # No clock tick for a minute: whatever changes on screen, an event brought.
-    code = "import tmux_codex.top as top; top.TICK = 60.0; top.main()"
+    code = "import tmux_codex.ui.top as top; top.TICK = 60.0; top.main()"
     top = TopPane(server, session, top_env(path, server, tmp_path), code=code)
     top.wait_for("alpha", "working", "compiling the parser", "no monitor runs")
 

@@ -19,9 +19,9 @@ from tests.codexbed import (
     captured_versions,
     find_or_install_codex,
 )
-from tmux_codex import codex as codex_mod
-from tmux_codex.classify import PATTERNS_0_169_0, patterns_for
-from tmux_codex.codex import (
+from tmux_codex.codex import version as codex_mod
+from tmux_codex.codex.classify import PATTERNS_0_169_0, patterns_for
+from tmux_codex.codex.version import (
     CAPTURED_VERSIONS,
     CODEX_VERSION,
     VERSION_CACHE,
@@ -30,8 +30,8 @@ from tmux_codex.codex import (
     parse_version,
     version_key,
 )
-from tmux_codex.doctor import FAIL, OK, WARN, check_codex
-from tmux_codex.store import Store
+from tmux_codex.core.store import Store
+from tmux_codex.ui.doctor import FAIL, OK, WARN, check_codex
 
 
 def fake_codex(folder: Path, version: str, name: str = "codex") -> Path:

@@ -1,0 +1,1 @@
+"""The tmux-codex command: click commands only (parse, call the library, render)."""

@@ -1,0 +1,1 @@
+"""What is known about the Codex CLI: versions, sessions, screens, log text, hooks."""

@@ -1,0 +1,1 @@
+"""Floor 1, data: the task model, errors, paths, config and the SQLite store."""

@@ -1,0 +1,1 @@
+"""The monitor daemon: a pipeline of stages that watches every live task."""

@@ -1,0 +1,1 @@
+"""What a task did: git changes, test runs, tokens, the last message."""

@@ -1,0 +1,1 @@
+"""One task's life: launch, the shim in its pane, its state now, acting on it, resume."""

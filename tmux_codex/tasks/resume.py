@@ -1,0 +1,182 @@
+"""Resume an ended task: the same Codex session, in a window again, the same log.
+
+The seed workflow's resume protocol as one command: ``codex resume <id>``
+(TUI) or ``codex exec resume <id> PROMPT`` (exec) runs in a new window of the
+task (its old one, if still there, is closed first: a respawned pane would
+turn its log pipe off), the task's ``attempt`` goes up, the log gets a
+separator line and then everything the resumed Codex prints, and the call
+checks that Codex picked the conversation up.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from tmux_codex.codex.classify import visible_text
+from tmux_codex.codex.logtext import RESUME_SEPARATOR, SEPARATOR_LEAD
+from tmux_codex.codex.sessions import exec_session_id, find_session
+from tmux_codex.codex.version import installed_version
+from tmux_codex.core.errors import NotPossible
+from tmux_codex.core.models import FINAL_STATES, Task, now
+from tmux_codex.core.wake import wake
+from tmux_codex.tasks.context import Context, resolve
+from tmux_codex.tasks.launch import open_window, write_prompt
+from tmux_codex.tasks.refresh import _pane_for, refresh
+from tmux_codex.tmux.server import Tmux
+
+#: How much of what a resumed run wrote is read to see it took the conversation up.
+_VERIFY_READ = 4 << 20
+#: What a resumed exec task is told when no prompt is given.
+DEFAULT_EXEC_PROMPT = "Continue the task where you left off."
+
+
+def resume_argv(task: Task, prompt: str | None) -> list[str]:
+    """Codex's argv to resume the task's session: its flags as before, then ``resume``.
+
+    A task's argv always ends ``-C WORKDIR [resume] -- …``; everything before
+    that (codex, its flags, ``--codex-arg`` values, the notify hook) is kept.
+    """
+    assert task.codex_session_id is not None
+    argv = task.argv
+    cut = next(
+        (
+            i
+            for i in range(len(argv) - 2, -1, -1)
+            if argv[i] == "-C" and argv[i + 1] == task.workdir
+        ),
+        None,
+    )
+    if cut is None:
+        raise NotPossible(f"task {task.id} has no recorded Codex command line to resume with")
+    # exec: "-", the prompt comes on stdin (see write_prompt)
+    tail = ["-"] if task.mode == "exec" else [prompt] if prompt else []
+    return [*argv[:cut], "-C", task.workdir, "resume", "--", task.codex_session_id, *tail]
+
+
+def separator_bytes(attempt: int, at: str) -> bytes:
+    """What is written into the log before run ``attempt``: a line of its own
+    (after ``CR LF`` and a colour reset, whatever the last run left), which the
+    readable log keeps between the runs."""
+    line = f"{RESUME_SEPARATOR.decode()}, attempt {attempt}, {at} ====\r\n"
+    return SEPARATOR_LEAD + line.encode()
+
+
+def resume(
+    ctx: Context, ref: str | None, prompt: str | None = None, by: str = "user", verify: float = 60.0
+) -> Task:
+    """Resume an ended task's Codex session; the task, running again."""
+    task = refresh(ctx, [resolve(ctx, ref)])[0]
+    if not task.final:
+        raise NotPossible(
+            f"task {task.id} ({task.name}) is {task.state}: only an ended task can be resumed"
+        )
+    if not task.codex_session_id and task.mode == "tui" and task.codex_home:
+        taken = frozenset(
+            t.codex_session_id for t in ctx.store.tasks() if t.codex_session_id and t.id != task.id
+        )
+        found = find_session(
+            Path(task.codex_home), task.workdir, task.created_at, task.prompt, taken
+        )
+        if found:  # the monitor had not found its rollout file yet
+            ctx.store.update(task.id, codex_session_id=found)
+            task = ctx.store.get(task.id) or task
+    if not task.codex_session_id:
+        raise NotPossible(
+            f"task {task.id} ({task.name}) has no known Codex session id, so it cannot be "
+            "resumed; start a new task instead"
+        )
+    argv = resume_argv(task, prompt)
+    attempt = task.attempt + 1
+    if task.mode == "exec":
+        write_prompt(ctx.store.home, task.id, prompt or DEFAULT_EXEC_PROMPT)
+    store = ctx.store
+    # Claimed first (only from an ended state): two resumes never both run.
+    if not store.set_state(
+        task.id,
+        "starting",
+        by=by,
+        detail=f"resumed Codex session {task.codex_session_id} (attempt {attempt})",
+        only_from=FINAL_STATES,
+    ):
+        raise NotPossible(f"task {task.id} ({task.name}) is being resumed already")
+    tmux = Tmux(task.tmux_socket)
+    if task.window_id:
+        try:
+            if _pane_for(task, tmux.panes()) is not None:
+                tmux.kill_window(task.window_id)
+        except Exception:  # its tmux server is gone: a new one is started
+            pass
+    log = Path(task.log_path)
+    offset = log.stat().st_size if log.exists() else 0
+    separator = separator_bytes(attempt, now())
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, separator)
+    finally:
+        os.close(fd)
+    store.update(
+        task.id,
+        argv=argv,
+        attempt=attempt,
+        exit_code=None,
+        prompt_text=None,
+        error=None,
+        shim_pid=None,
+        window_id=None,
+        pane_id=None,
+        hook_at=None,
+        hook_event=None,
+        hook_request=None,
+        codex_version=installed_version(argv[0], store.home),  # upgraded since, perhaps
+    )
+    try:
+        resumed = open_window(store, store.get(task.id) or task)
+    except BaseException as exc:
+        store.set_state(task.id, "failed", by=by, detail=f"could not resume: {exc}", error=str(exc))
+        wake(store.home, task.id)
+        raise
+    wake(store.home, task.id)
+    if verify > 0:
+        _verify(ctx, resumed, offset + len(separator), verify)
+    return store.get(task.id) or resumed
+
+
+def _verify(ctx: Context, task: Task, offset: int, timeout: float) -> None:
+    """Check that the resumed Codex took the conversation up (NotPossible if not).
+
+    exec prints the session id it runs in its header; the TUI shows the
+    earlier conversation again, the task's first prompt included.
+    """
+    from tmux_codex.codex.logtext import render
+
+    session = (task.codex_session_id or "").lower()
+    first = next((line.strip() for line in (task.prompt or "").splitlines() if line.strip()), "")
+    needle = first[:40]
+    deadline = time.monotonic() + timeout
+
+    def picked_up() -> bool:
+        with open(task.log_path, "rb") as fh:  # only what the resumed run wrote
+            fh.seek(offset)
+            raw = fh.read(_VERIFY_READ)
+        if task.mode == "exec":
+            found = exec_session_id(visible_text(raw))
+            if found is not None and found != session:
+                raise NotPossible(f"task {task.id} resumed into session {found}, not {session}")
+            return found is not None
+        return not needle or needle in render(raw, task.width or 120, task.height or 40)
+
+    while not picked_up():
+        current = ctx.store.get(task.id)
+        if current is not None and current.final and not picked_up():
+            raise NotPossible(
+                f"the resumed Codex of task {task.id} ended ({current.state}) without showing "
+                f"the earlier conversation; see 'tmux-codex log {task.id}'"
+            )
+        if time.monotonic() > deadline:
+            raise NotPossible(
+                f"task {task.id} was resumed, but Codex never showed the earlier conversation; "
+                f"see 'tmux-codex screen {task.id}'"
+            )
+        time.sleep(0.2)

@@ -1,0 +1,1 @@
+"""The only code that runs tmux: the server, its formats, key bindings."""

@@ -1,0 +1,1 @@
+"""Faces for people: top, the demo, doctor."""
