@@ -49,6 +49,13 @@ class PolicyConfig:
 
 
 @dataclass(frozen=True)
+class FleetConfig:
+    max_parallel: int = 0
+    worktree_dir: str = ""
+    branch_prefix: str = "codex/"
+
+
+@dataclass(frozen=True)
 class NotifyConfig:
     tmux: bool = True
     bell: bool = False
@@ -63,6 +70,7 @@ class Config:
     tmux: TmuxConfig = field(default_factory=TmuxConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
 
 
@@ -71,6 +79,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "tmux": TmuxConfig,
     "monitor": MonitorConfig,
     "policy": PolicyConfig,
+    "fleet": FleetConfig,
     "notify": NotifyConfig,
 }
 _CHOICES = {("codex", "mode"): ("exec", "tui"), ("policy", "approve"): ("never", "allowlist")}
@@ -136,6 +145,8 @@ def _convert(section: str, key: str, default: object, value: object) -> object:
             f"{where} must be a tmux session name: not empty, without : . \\ $ "
             f"or control characters (not {value!r})"
         )
+    if (section, key) == ("fleet", "branch_prefix") and re.search(r"[\x00-\x20\x7f~^:?*\[\\]", value):
+        raise ValueError(f"{where} must be usable in a git branch name (not {value!r})")
     choices = _CHOICES.get((section, key))
     if choices and value not in choices:
         raise ValueError(f"{where} must be one of {', '.join(choices)}")
@@ -201,6 +212,9 @@ DOCS: dict[tuple[str, str], str] = {
     ("policy", "deny_commands"): "regexes searched in the command and each part; deny wins",
     ("policy", "max_resumes"): "automatic resumes of a lost or failed TUI task",
     ("policy", "kill_after"): "kill a task stalled or looping this long; 0 = never",
+    ("fleet", "max_parallel"): "live tasks at once; 0 = no limit; more wait 'queued'",
+    ("fleet", "worktree_dir"): "where --worktree puts worktrees; empty = <state>/worktrees",
+    ("fleet", "branch_prefix"): "a worktree task's branch: <prefix><name>",
     ("notify", "tmux"): "a tmux message to attached clients + the window name mark",
     ("notify", "bell"): "a bell on the attached clients' terminals",
     ("notify", "desktop"): "notify-send, where installed",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -90,6 +90,9 @@ class Task:
     hook_event: str | None = None  # which (``PreToolUse:Bash``, ``Stop``, …)
     hook_request: str | None = None  # JSON: the permission request pending, from the hook
     codex_version: str | None = None  # ``codex --version`` of its binary when it (re)started
+    worktree: dict[str, str] | None = None  # repo, path, branch, base, base_commit (--worktree)
+    after: list[int] = field(default_factory=list)  # ids it waits for, queued (--after)
+    tokens: dict[str, int] | None = None  # input, output, total; None while unknown
 
     @property
     def hooks(self) -> bool:
@@ -127,6 +130,9 @@ class Task:
             "start_commit": self.start_commit,
             "last_message": self.last_message,
             "error": self.error,
+            "worktree": self.worktree,
+            "after": self.after,
+            "tokens": self.tokens,
         }
 
 

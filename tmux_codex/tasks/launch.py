@@ -21,6 +21,7 @@ from tmux_codex.core.errors import BadInput, CodexNotFound, DiskFull, TmuxCodexE
 from tmux_codex.core.models import MODES, Task
 from tmux_codex.core.paths import ensure_dir, env_path, logs_dir, prompt_path
 from tmux_codex.core.store import NameTaken, Store
+from tmux_codex.tasks.slots import admission
 from tmux_codex.tmux.server import TASK_OPTION, Tmux, preload
 
 #: Linux refuses a single argument longer than this (MAX_ARG_STRLEN).
@@ -53,6 +54,15 @@ class StartRequest:
     name: str | None = None
     mode: str | None = None
     codex_args: tuple[str, ...] = ()
+    #: Ids of the tasks it runs after (each must end ``done`` first).
+    after: tuple[int, ...] = ()
+    #: Its git worktree (``repo``, ``path``, ``branch``, ``base``, ``base_commit``), made
+    #: by the caller; ``workdir`` is then the worktree's path.
+    worktree: dict[str, str] | None = None
+    #: Tell Codex to trust the workdir for this task (no trust menu).
+    trust: bool = False
+    #: Whether it may wait in the queue (that needs the monitor to start it later).
+    may_queue: bool = True
 
 
 def resolve_codex(config: Config) -> str:
@@ -94,6 +104,11 @@ def codex_argv(
     args = list(config.codex.tui_args)
     args += [flag for flag in TUI_REQUIRED if flag not in args]
     return [codex, *args, *extra, *own, "-C", workdir, "--", prompt]
+
+
+def trust_arg(workdir: str) -> str:
+    """The ``-c`` value that trusts ``workdir`` for one Codex run (nothing written to disk)."""
+    return "projects={" + json.dumps(workdir, ensure_ascii=False) + '={trust_level="trusted"}}'
 
 
 def default_name(prompt: str) -> str:
@@ -220,6 +235,7 @@ def start(store: Store, config: Config, req: StartRequest, socket: str) -> Task:
     tmux.check_version()
     preload()  # not while the store is locked
     home = store.home
+    codex_args = req.codex_args + (("-c", trust_arg(workdir)) if req.trust else ())
     fields: dict[str, object] = {
         "state": "starting",
         "mode": mode,
@@ -233,6 +249,8 @@ def start(store: Store, config: Config, req: StartRequest, socket: str) -> Task:
         "prompt": req.prompt,
         # Which screen patterns read it: asked once per Codex binary, then cached.
         "codex_version": installed_version(codex, home),
+        "after_ids": json.dumps(list(req.after)),
+        "worktree": json.dumps(req.worktree) if req.worktree else None,
     }
     task_id: int | None = None
     window_id: str | None = None
@@ -241,6 +259,14 @@ def start(store: Store, config: Config, req: StartRequest, socket: str) -> Task:
         # One transaction: the task, its event and its window become visible
         # together, once its window runs; any failure undoes it all.
         with store.transaction():
+            waits = admission(store, config.fleet.max_parallel, req.after)
+            if waits and not req.may_queue:
+                raise BadInput(
+                    f"the task would wait in the queue ({_WAITS[waits]}), and only the "
+                    "monitor starts queued tasks: leave out --no-monitor"
+                )
+            if waits:
+                fields.update(state="queued", reason=waits)
             try:
                 task = store.add_task(fields, req.name, default_name(req.prompt))
             except NameTaken:
@@ -251,7 +277,7 @@ def start(store: Store, config: Config, req: StartRequest, socket: str) -> Task:
                 codex,
                 mode,
                 config,
-                req.codex_args,
+                codex_args,
                 notify_arg(home, task.id),
                 workdir,
                 req.prompt,
@@ -265,8 +291,12 @@ def start(store: Store, config: Config, req: StartRequest, socket: str) -> Task:
             with contextlib.suppress(FileExistsError):
                 os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
                 made_log = log
-            started = open_window(store, store.get(task.id) or task)
-            window_id = started.window_id
+            if waits:
+                write_environment(home, task.id)  # it runs with the environment of 'start'
+                started = store.get(task.id) or task
+            else:
+                started = open_window(store, store.get(task.id) or task)
+                window_id = started.window_id
         return started
     except BaseException as exc:
         # The transaction is rolled back; the window (whose shim waits for the
@@ -288,16 +318,22 @@ def start(store: Store, config: Config, req: StartRequest, socket: str) -> Task:
         raise TmuxCodexError(f"could not start the task: {exc}") from exc
 
 
-def open_window(store: Store, task: Task) -> Task:
+_WAITS = {"slot": "[fleet] max_parallel tasks run", "after": "it runs after other tasks"}
+
+
+def open_window(store: Store, task: Task, environment: bool = True) -> Task:
     """Run the task's shim (which runs its argv) in a new window; the task as recorded.
 
-    On failure the window and the environment file are gone again.
+    ``environment``: write the environment of this process for it (a queued
+    task's was written when it was queued). On failure the window and the
+    environment file are gone again.
     """
     home = store.home
     tmux = Tmux(task.tmux_socket)
     window_id = ""
     try:
-        write_environment(home, task.id, task.codex_home if task.attempt > 1 else None)
+        if environment:
+            write_environment(home, task.id, task.codex_home if task.attempt > 1 else None)
         # -I: the window starts in the workdir, which must not be on sys.path.
         shim = shlex.join(
             [sys.executable, "-I", "-m", "tmux_codex.tasks.shim", str(home), str(task.id)]

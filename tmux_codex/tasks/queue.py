@@ -1,0 +1,145 @@
+"""The queue: tasks recorded ``queued`` wait for a slot or for the tasks they run after.
+
+It lives in the store, so it survives restarts of the monitor, of tmux and of
+tmux-codex. ``start`` decides in its own transaction whether a new task runs
+now or waits (:func:`admission`); the monitor, the one process that starts
+queued tasks, calls :func:`promote` whenever a task may have freed a slot or
+ended a dependency, and :func:`recover` when it starts.
+
+Starting a queued task is two steps: a transaction claims it (``queued`` →
+``starting``, an event by ``queue``), then its window opens. A monitor killed
+between the two leaves a claimed task without a window; :func:`recover` finds
+its window if tmux made it (windows carry their task's id), or opens it: each
+queued task runs once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from tmux_codex.core.models import Task
+from tmux_codex.core.store import Store
+from tmux_codex.core.wake import wake
+from tmux_codex.tasks.launch import open_window
+from tmux_codex.tasks.slots import RUNNING, dependency_problem
+from tmux_codex.tmux.server import Tmux
+
+#: The detail of the event that claims a queued task (what :func:`recover` looks for).
+CLAIMED = "started from the queue"
+#: The one who moves tasks out of the queue, in events.
+BY = "queue"
+
+
+@dataclass
+class Claim:
+    """What one pass over the queue decided."""
+
+    started: list[Task]
+    failed: list[int]
+
+
+def claim(store: Store, max_parallel: int) -> Claim:
+    """In one transaction: fail the queued tasks whose dependency can no longer end
+    ``done``, and claim (→ ``starting``) the oldest ready ones while slots are free."""
+    result = Claim([], [])
+    with store.transaction():
+        tasks = store.tasks(include_final=True)
+        by_id = {t.id: t for t in tasks}
+        live = sum(t.state in RUNNING for t in tasks)
+        for task in tasks:
+            if task.state != "queued":
+                continue
+            deps = [(ref, by_id.get(ref)) for ref in task.after]
+            problem = next(
+                (p for ref, dep in deps if (p := dependency_problem(task.id, dep, ref))), None
+            )
+            if problem:
+                store.set_state(
+                    task.id,
+                    "failed",
+                    detail=f"not started: {problem}",
+                    by=BY,
+                    error=f"not started: {problem}",
+                    only_from=frozenset({"queued"}),
+                )
+                result.failed.append(task.id)
+                continue
+            if any(dep is not None and dep.state != "done" for _, dep in deps):
+                continue
+            if max_parallel > 0 and live >= max_parallel:
+                if task.reason != "slot":  # its dependencies are done: now it waits for a slot
+                    store.set_state(
+                        task.id, "queued", reason="slot", by=BY, only_from=frozenset({"queued"})
+                    )
+                continue
+            if store.set_state(
+                task.id, "starting", detail=CLAIMED, by=BY, only_from=frozenset({"queued"})
+            ):
+                live += 1
+                claimed = store.get(task.id)
+                assert claimed is not None
+                result.started.append(claimed)
+    return result
+
+
+def launch(store: Store, task: Task) -> Task | None:
+    """Open the window of a claimed task; on failure it is ``failed``, saying why."""
+    try:
+        return open_window(store, task, environment=False)
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            store.set_state(
+                task.id,
+                "failed",
+                detail=f"could not start from the queue: {exc}",
+                by=BY,
+                error=str(exc),
+                only_from=frozenset({"starting"}),
+            )
+        return None
+    finally:
+        wake(store.home, task.id)
+
+
+def promote(store: Store, max_parallel: int) -> list[Task]:
+    """Start every queued task whose turn has come; the tasks started."""
+    decided = claim(store, max_parallel)
+    for task_id in decided.failed:
+        wake(store.home, task_id)
+    return [t for t in (launch(store, task) for task in decided.started) if t is not None]
+
+
+def claimed_without_window(store: Store) -> list[Task]:
+    """Tasks the queue claimed whose window was never recorded (their claimer died)."""
+    found = []
+    for task in store.tasks(include_final=False):
+        if task.state != "starting" or task.window_id:
+            continue
+        events = store.events(task.id)
+        if events and events[-1].by == BY and events[-1].detail == CLAIMED:
+            found.append(task)
+    return found
+
+
+def recover(store: Store) -> list[Task]:
+    """Finish starting the tasks a dead monitor claimed: adopt the window tmux made, or open it."""
+    started = []
+    for task in claimed_without_window(store):
+        pane = None
+        with contextlib.suppress(Exception):  # no tmux server: it is opened anew
+            pane = next(
+                (p for p in Tmux(task.tmux_socket).panes().values() if p.task == str(task.id)),
+                None,
+            )
+        if pane is not None:
+            store.update(task.id, window_id=pane.window_id, pane_id=pane.pane_id)
+            wake(store.home, task.id)
+            adopted = store.get(task.id)
+            if adopted is not None:
+                started.append(adopted)
+            continue
+        opened = launch(store, task)
+        if opened is not None:
+            started.append(opened)
+    return started
