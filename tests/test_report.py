@@ -18,23 +18,14 @@ import pytest
 
 from tmux_codex.codex.logtext import render
 from tmux_codex.core.models import Task
-from tmux_codex.report.summary import (
-    FileChange,
-    Report,
-    TestRun,
-    Tokens,
-    build,
-    changed_files,
-    error_message,
-    find_rollout,
-    log_error,
-    log_session_id,
-    parse_tests,
-    parse_tokens,
-    read_rollout,
-    render_text,
-    rollout_facts,
-)
+from tmux_codex.report.changes import FileChange, changed_files
+from tmux_codex.report.failure import error_message, log_error
+from tmux_codex.report.rollout import find_rollout, log_session_id, read_rollout, rollout_facts
+from tmux_codex.report.runners import parse_tests
+from tmux_codex.report.summary import Report, build
+from tmux_codex.report.testrun import TestRun
+from tmux_codex.report.text import render_text
+from tmux_codex.report.tokens import Tokens, parse_tokens
 
 OUTPUTS = Path(__file__).parent / "fixtures" / "test-output"
 

@@ -383,8 +383,8 @@ def events(task_ref: str | None, follow: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def report(task: str | None, as_json: bool) -> None:
     """What a task did: files changed, tests run, tokens, its last message."""
-    from tmux_codex.report.summary import render_text
     from tmux_codex.report.task import report as task_report
+    from tmux_codex.report.text import render_text
 
     with context() as ctx:
         found = task_report(ctx, task)

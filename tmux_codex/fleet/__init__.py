@@ -1,0 +1,1 @@
+"""Many tasks: worktrees of their own, merging them back, batch files."""
