@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The monitor, as ``tmux-codex monitor`` runs it, but reporting its captures on SIGUSR1.
 COUNTING_MONITOR = """
 import os, signal
-from tmux_codex import monitor as mon
+from tmux_codex.monitor import loop as mon
 seen = []
 init = mon.Monitor.__init__
 def __init__(self, *args, **kwargs):

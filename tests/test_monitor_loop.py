@@ -8,6 +8,7 @@ from typing import Any
 from tmux_codex.core.config import Config
 from tmux_codex.core.store import Store
 from tmux_codex.monitor.loop import Monitor, Track
+from tmux_codex.monitor.read import loop_guard
 from tmux_codex.tasks.context import Context
 
 STEP = (
@@ -26,6 +27,12 @@ def monitor_with_task(tmp_path: Path, state: str) -> tuple[Monitor, Any]:
     return Monitor(Context(store=store, config=Config(), socket="unused")), task
 
 
+def guard(monitor: Monitor, task: Any, track: Track, data: bytes, clock: float) -> None:
+    """The read stage's loop guard on ``data``; each loop it finds recorded, as the loop does."""
+    for loop in loop_guard(track, data, clock, True):
+        monitor.actor.record_loop(task, loop)
+
+
 def loop_events(monitor: Monitor, task_id: int) -> list[str]:
     return [
         e.detail or ""
@@ -38,19 +45,19 @@ def test_a_loop_followed_by_more_in_the_same_read_is_seen_once(tmp_path: Path) -
     monitor, task = monitor_with_task(tmp_path, "working")
     track = Track(state=task.state, mode=task.mode)
     try:
-        monitor._watch_loop(task, track, LOOPED + GAVE_UP, 1.0, True)
+        guard(monitor, task, track, LOOPED + GAVE_UP, 1.0)
         assert loop_events(monitor, task.id) == [  # flagged at the 4th copy, as printed
             "looping: the same 2-line block 4 times in a row: "
             "$ echo still trying the very same thing"
         ]
         # The loop broke off; the same lines again are one more loop, not the same one.
-        monitor._watch_loop(task, track, LOOPED, 2.0, True)
+        guard(monitor, task, track, LOOPED, 2.0)
         assert len(loop_events(monitor, task.id)) == 2
         # Still the same block: nothing new.
-        monitor._watch_loop(task, track, LOOPED, 3.0, True)
+        guard(monitor, task, track, LOOPED, 3.0)
         assert len(loop_events(monitor, task.id)) == 2
     finally:
-        monitor.actions.shutdown()
+        monitor.actor.shutdown()
         monitor.store.close()
 
 
@@ -59,10 +66,10 @@ def test_different_lines_are_no_loop(tmp_path: Path) -> None:
     track = Track(state=task.state, mode=task.mode)
     try:
         text = b"".join(f"compiling module number {n:c}\r\n".encode() for n in range(65, 90))
-        monitor._watch_loop(task, track, text, 1.0, True)
+        guard(monitor, task, track, text, 1.0)
         assert loop_events(monitor, task.id) == []
     finally:
-        monitor.actions.shutdown()
+        monitor.actor.shutdown()
         monitor.store.close()
 
 
@@ -76,7 +83,7 @@ def test_what_an_ended_task_printed_last_is_weighed(tmp_path: Path) -> None:
         monitor._handle({task.id}, set())
         assert len(loop_events(monitor, task.id)) == 1
     finally:
-        monitor.actions.shutdown()
+        monitor.actor.shutdown()
         monitor.store.close()
 
 
@@ -95,11 +102,11 @@ def test_counters_that_go_up_are_progress_not_a_loop(tmp_path: Path) -> None:
                 f"epoch {step}/200: loss 0.{999 - step:03d}, 128 batches\r\n"
                 f"Downloading part {step} of 200 (2.4 MB)\r\n"
             )
-            monitor._watch_loop(task, track, lines.encode(), float(step), True)
+            guard(monitor, task, track, lines.encode(), float(step))
         assert loop_events(monitor, task.id) == []
         assert track.looping_since is None  # so kill_after has nothing to kill
     finally:
-        monitor.actions.shutdown()
+        monitor.actor.shutdown()
         monitor.store.close()
 
 
@@ -113,14 +120,14 @@ def test_a_loop_whose_timings_differ_is_a_loop_shown_as_printed(tmp_path: Path) 
                 f" succeeded in {n * 7 % 5}ms at 10:0{n}:1{n}:\r\n"
                 f"  copied 1 file to /tmp/run-42/x.csv\r\n"
             )
-            monitor._watch_loop(task, track, step.encode(), float(n), True)
+            guard(monitor, task, track, step.encode(), float(n))
         found = loop_events(monitor, task.id)
         assert found == [
             "looping: the same 3-line block 4 times in a row: "
             "/bin/bash -c 'cp /srv/data-2024/v1.2/x.csv /tmp/run-42/'"
         ]
     finally:
-        monitor.actions.shutdown()
+        monitor.actor.shutdown()
         monitor.store.close()
 
 
@@ -145,8 +152,8 @@ def test_a_prompt_redrawn_while_waiting_is_no_loop(tmp_path: Path) -> None:
         monitor._handle({task.id}, set())
         assert loop_events(monitor, task.id) == []
         working = Track(state="working", mode="tui")
-        monitor._watch_loop(task, working, prompt * 12, 1.0, True)
+        guard(monitor, task, working, prompt * 12, 1.0)
         assert len(loop_events(monitor, task.id)) == 1
     finally:
-        monitor.actions.shutdown()
+        monitor.actor.shutdown()
         monitor.store.close()

@@ -61,6 +61,11 @@ def logs_dir(home: Path) -> Path:
     return home / "logs"
 
 
+def worktrees_dir(home: Path) -> Path:
+    """Where ``start --worktree`` makes worktrees unless ``[fleet] worktree_dir`` says."""
+    return home / "worktrees"
+
+
 def env_path(home: Path, task_id: int) -> Path:
     """Where ``start`` leaves a task's environment for its shim (read once, then removed)."""
     return home / "env" / f"{task_id}.json"

@@ -5,7 +5,8 @@ delivers it to every configured sink, each in its own ``try`` so a failing
 sink never stops the others. Programs (``notify-send``, the user's command)
 are started without waiting: a small thread per program feeds its stdin and
 kills it when it runs too long, so a slow program never delays the next
-notification.
+notification. What the sinks say (marks, messages, the command's JSON) is
+made by :mod:`tmux_codex.monitor.marks`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import html
 import json
 import os
 import queue
-import re
 import select
 import shutil
 import signal
@@ -28,72 +28,21 @@ from typing import IO, Any
 
 from tmux_codex.core.config import NotifyConfig
 from tmux_codex.core.models import Event, Task
+from tmux_codex.monitor.marks import (
+    ENDED_STATES,
+    NOTIFY_STATES,
+    WINDOW_MARKS,
+    event_payload,
+    first_line,
+    headline,
+    message,
+    window_name,
+)
 from tmux_codex.tmux.server import Tmux, literal
 
-#: States worth telling the user about (the window mark changes on every state).
-#: States a task ends in: with ``[notify] report`` the command gets the task's report.
-ENDED_STATES = frozenset({"done", "failed", "killed", "lost"})
-NOTIFY_STATES = frozenset({"waiting", "stalled", "idle", "done", "failed", "lost"})
-#: The mark before a task's window name, by state.
-WINDOW_MARKS: dict[str, str] = {
-    "starting": "~",
-    "working": "~",
-    "waiting": "!",
-    "stalled": "…",
-    "idle": "·",
-    "done": "✓",
-    "failed": "✗",
-    "killed": "✗",
-    "lost": "?",
-}
 #: How long ``notify-send`` may take (it can hang without a session bus).
 DESKTOP_TIMEOUT = 10.0
-DETAIL_LIMIT = 120
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _SEP = "\x1f"
-
-
-def window_name(task_name: str, state: str) -> str:
-    """The task's window name in ``state``: ``"! fix-tests"``, or the bare name."""
-    mark = WINDOW_MARKS.get(state)
-    return f"{mark} {task_name}" if mark else task_name
-
-
-def _one_line(text: str, limit: int | None = None) -> str:
-    """``text`` with control characters as spaces; cut to ``limit`` characters with ``…``."""
-    line = " ".join(_CONTROL.sub(" ", text).split())
-    if limit is not None and len(line) > limit:
-        line = line[: limit - 1].rstrip() + "…"
-    return line
-
-
-def _first_line(text: str | None) -> str:
-    for line in (text or "").splitlines():
-        if line.strip():
-            return _one_line(line, DETAIL_LIMIT)
-    return ""
-
-
-def _headline(task: Task, event: Event) -> str:
-    """``task 3 (fix-tests) waiting: approval``."""
-    line = f"task {task.id} ({_one_line(task.name)}) {event.to_state}"
-    if event.reason:
-        line += f": {_one_line(event.reason)}"
-    return line
-
-
-def message(task: Task, event: Event) -> str:
-    """The one-line notification: ``tmux-codex: task 3 (fix-tests) waiting: approval — echo hi``."""
-    line = f"tmux-codex: {_headline(task, event)}"
-    detail = _first_line(event.detail)
-    return f"{line} — {detail}" if detail else line
-
-
-def event_payload(task: Task, event: Event) -> dict[str, Any]:
-    """The JSON the notify command reads: the event plus what identifies its task."""
-    payload = event.to_dict()
-    payload.update(name=task.name, workdir=task.workdir, window_id=task.window_id, mode=task.mode)
-    return payload
 
 
 def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
@@ -305,8 +254,8 @@ class Notifier:
                 self._desktop_missing_logged = True
                 self._log("notify: desktop notifications need notify-send, which is not installed")
             return
-        summary = f"tmux-codex: {_headline(task, event)}"
-        body = html.escape(_first_line(event.detail), quote=False)  # bodies may be markup
+        summary = f"tmux-codex: {headline(task, event)}"
+        body = html.escape(first_line(event.detail), quote=False)  # bodies may be markup
         self._spawn(
             "notify-send",
             [program, "-a", "tmux-codex", "--", summary, body],
@@ -417,3 +366,15 @@ class Notifier:
         finally:
             with self._lock:
                 self._running.pop(proc, None)
+
+
+__all__ = [
+    "DESKTOP_TIMEOUT",
+    "ENDED_STATES",
+    "NOTIFY_STATES",
+    "WINDOW_MARKS",
+    "Notifier",
+    "event_payload",
+    "message",
+    "window_name",
+]
