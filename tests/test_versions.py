@@ -20,7 +20,7 @@ from tests.codexbed import (
     find_or_install_codex,
 )
 from tmux_codex.codex import version as codex_mod
-from tmux_codex.codex.classify import PATTERNS_0_169_0, patterns_for
+from tmux_codex.codex.patterns import PATTERNS_0_169_0, patterns_for
 from tmux_codex.codex.version import (
     CAPTURED_VERSIONS,
     CODEX_VERSION,

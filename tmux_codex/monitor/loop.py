@@ -42,18 +42,17 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tmux_codex.codex.classify import (
+from tmux_codex.codex.classify import Verdict
+from tmux_codex.codex.output import (
     LOOP_MAX_BLOCK,
     LOOP_REPEATS,
-    Patterns,
-    Verdict,
     is_progress,
     loop_key,
     output_lines,
-    patterns_for,
     repeated_block,
     visible_text,
 )
+from tmux_codex.codex.patterns import Patterns, patterns_for
 from tmux_codex.codex.sessions import exec_session_id, find_session
 from tmux_codex.core.errors import TmuxCodexError
 from tmux_codex.core.lock import Lock
@@ -63,7 +62,9 @@ from tmux_codex.monitor.progress import Seen
 from tmux_codex.monitor.watch import Change, DirWatch, ProcessWatch
 from tmux_codex.policy.rules import on_prompt, resume_delay, should_kill
 from tmux_codex.tasks.context import Context
-from tmux_codex.tasks.refresh import _codex_state, _shim_alive, refresh
+from tmux_codex.tasks.refresh import codex_state as _codex_state
+from tmux_codex.tasks.refresh import refresh
+from tmux_codex.tasks.refresh import shim_alive as _shim_alive
 
 #: At most one look (capture) per task per this many seconds.
 DEBOUNCE = 0.025

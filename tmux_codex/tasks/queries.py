@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 from tmux_codex.core.models import FINAL_STATES, Event, Task
-from tmux_codex.tmux.server import PaneInfo, Tmux
-
-if TYPE_CHECKING:
-    pass
-from tmux_codex.tasks.act import _live_window
+from tmux_codex.tasks.act import live_window
 from tmux_codex.tasks.context import Context, inside_server, resolve
-from tmux_codex.tasks.refresh import _pane_for, refresh
+from tmux_codex.tasks.refresh import pane_for, refresh
+from tmux_codex.tmux.server import PaneInfo, Tmux
 
 
 def list_tasks(ctx: Context, include_final: bool = False, state: str | None = None) -> list[Task]:
@@ -124,7 +120,7 @@ def status_line(counts: dict[str, int]) -> str:
 
 
 def screen(ctx: Context, ref: str | None) -> str:
-    task = _live_window(ctx, resolve(ctx, ref))
+    task = live_window(ctx, resolve(ctx, ref))
     assert task.pane_id is not None
     return Tmux(task.tmux_socket).capture(task.pane_id, join=True)
 
@@ -192,7 +188,7 @@ def next_needing(ctx: Context, after_window: str | None = None) -> Task | None:
             continue
         if task.tmux_socket not in panes:
             panes[task.tmux_socket] = Tmux(task.tmux_socket).panes()
-        if _pane_for(task, panes[task.tmux_socket]) is not None:
+        if pane_for(task, panes[task.tmux_socket]) is not None:
             candidates.append(task)
     if not candidates:
         return None
@@ -205,7 +201,7 @@ def next_needing(ctx: Context, after_window: str | None = None) -> Task | None:
 
 def attach_argv(ctx: Context, ref: str | None) -> list[str]:
     """The tmux command that shows the task's window (run it, or exec it)."""
-    task = _live_window(ctx, resolve(ctx, ref))
+    task = live_window(ctx, resolve(ctx, ref))
     assert task.window_id is not None
     tmux = Tmux(task.tmux_socket)
     tmux.run("select-window", "-t", task.window_id)
