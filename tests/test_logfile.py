@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.captures import CAPTURES, FIXTURES
-from tmux_codex.codex.logtext import UNKNOWN, render, tail
+from tmux_codex.codex.logtext import tail
+from tmux_codex.codex.transcript import UNKNOWN, render
 from tmux_codex.tasks import logfile
 from tmux_codex.tasks.logfile import copy_raw, raw_head, raw_tail, render_stream, render_tail
 from tmux_codex.tasks.resume import separator_bytes

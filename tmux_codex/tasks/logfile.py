@@ -13,7 +13,7 @@ task's log holds hundreds of MB. Nothing here reads a whole log into memory:
 How :func:`render_tail` picks its window. The terminal emulator cannot start
 anywhere: what the screen holds at a point depends on every byte before it.
 So a window is rendered on a screen whose every cell is *unknown*
-(:data:`~tmux_codex.codex.logtext.UNKNOWN`), starting where no other state matters:
+(:data:`~tmux_codex.codex.transcript.UNKNOWN`), starting where no other state matters:
 a synchronized-update frame (Codex's frames place the cursor before they
 draw and leave the scroll region as they found it), else a line start (the
 cursor on the bottom line, as in a terminal that has printed a screenful).
@@ -51,15 +51,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from io import BufferedReader
 
-from tmux_codex.codex.logtext import (
-    RESUME_SEPARATOR,
-    SEPARATOR_LEAD,
-    UNKNOWN,
-    Renderer,
-    Tidy,
-    separator_line,
-    tail,
-)
+from tmux_codex.codex.logtext import RESUME_SEPARATOR, SEPARATOR_LEAD, separator_line, tail
+from tmux_codex.codex.transcript import UNKNOWN, Renderer, Tidy
 
 __all__ = ["copy_raw", "raw_head", "raw_tail", "render_stream", "render_tail"]
 
@@ -139,7 +132,7 @@ class _Joiner:
 
 
 def render_stream(path: str, write: Callable[[str], object], width: int, height: int) -> None:
-    """The whole readable log (as :func:`~tmux_codex.codex.logtext.render` gives it), in pieces.
+    """The whole readable log (as :func:`~tmux_codex.codex.transcript.render` gives it), in pieces.
 
     Reads and renders a chunk at a time and writes the lines that scrolled off
     as they come: memory stays flat however long the log.

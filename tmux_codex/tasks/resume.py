@@ -150,7 +150,7 @@ def _verify(ctx: Context, task: Task, offset: int, timeout: float) -> None:
     exec prints the session id it runs in its header; the TUI shows the
     earlier conversation again, the task's first prompt included.
     """
-    from tmux_codex.codex.logtext import render
+    from tmux_codex.codex.transcript import render
 
     session = (task.codex_session_id or "").lower()
     first = next((line.strip() for line in (task.prompt or "").splitlines() if line.strip()), "")
