@@ -129,7 +129,7 @@ def read_log(task: Task, raw: bool = False, limit: int | None = None) -> bytes |
     """The task's log: raw bytes, or readable text (escapes gone, redraws rendered).
 
     With ``limit`` only the end of the log is read: the last ``limit`` bytes,
-    or the last ``limit`` characters of the text (see ``logfile.render_tail``).
+    or the last ``limit`` characters of the text (see ``logtail.render_tail``).
     Without, the whole log (``write_log`` streams it instead).
     """
     if raw and limit:
@@ -137,7 +137,7 @@ def read_log(task: Task, raw: bool = False, limit: int | None = None) -> bytes |
 
         return raw_tail(task.log_path, limit)
     if limit:
-        from tmux_codex.tasks.logfile import render_tail
+        from tmux_codex.tasks.logtail import render_tail
 
         width, height = _log_size(task)
         return render_tail(task.log_path, limit, width, height, resumed=task.attempt > 1)
