@@ -6,10 +6,11 @@ itself; :func:`classify` only says whether a live Codex is ``working``,
 what one look gives besides the screen (the pane's death, Codex's last state
 escape, the task's state before).
 
-Every screen text this module knows comes from the pattern table of the Codex
-version a task runs (:mod:`tmux_codex.codex.patterns`, one table per version;
-``Task.codex_version`` picks it with ``patterns_for``). A Codex that draws
-something differently means a new table, not new code here.
+Every screen text this module knows comes from a pattern table
+(:mod:`tmux_codex.codex.patterns`, one per Codex version): callers pass
+``patterns=patterns_for(task.codex_version)``; with none, the newest table
+reads the screen. A Codex that draws something differently means a new table,
+not new code here.
 
 How a TUI screen is read, most certain first:
 

@@ -9,8 +9,10 @@ The monitor reads each task's new log bytes as they come (DESIGN.md: the
 - whether the agent is looping (:func:`output_lines`, :func:`loop_key`,
   :func:`repeated_block`): the same block of output printed over and over.
 
-What Codex draws (the status line, its timer, the state escape) comes from the
-pattern table of its version (:mod:`tmux_codex.codex.patterns`).
+The last two read :func:`visible_text`: the text bytes draw, each escape
+sequence a space. What Codex draws (the status line, its timer, the state
+escape) comes from the pattern table of its version
+(:mod:`tmux_codex.codex.patterns`).
 """
 
 from __future__ import annotations
