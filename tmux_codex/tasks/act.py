@@ -13,7 +13,7 @@ from tmux_codex.core.errors import BadInput, NotPossible
 from tmux_codex.core.models import LIVE_STATES, Task
 from tmux_codex.core.paths import env_path, prompt_path
 from tmux_codex.tasks.context import Context, resolve
-from tmux_codex.tasks.refresh import pane_for, refresh
+from tmux_codex.tasks.refresh import live_window, pane_for, refresh
 from tmux_codex.tmux.server import Tmux
 
 if TYPE_CHECKING:
@@ -27,14 +27,6 @@ ANSWER_KEYS: dict[str, dict[str, str]] = {
     "question": {"yes": "Enter", "no": "Escape"},
     "menu": {"yes": "Enter", "no": "Escape"},
 }
-
-
-def live_window(ctx: Context, task: Task) -> Task:
-    """The task brought up to date; it must still have its tmux window."""
-    task = refresh(ctx, [task])[0]
-    if task.state == "lost" or not task.pane_id:
-        raise NotPossible(f"task {task.id} ({task.name}) has no tmux window (state {task.state})")
-    return task
 
 
 def _live_process(ctx: Context, task: Task) -> Task:

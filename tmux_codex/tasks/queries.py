@@ -6,9 +6,8 @@ import time
 from collections.abc import Callable, Iterator
 
 from tmux_codex.core.models import FINAL_STATES, Event, Task
-from tmux_codex.tasks.act import live_window
 from tmux_codex.tasks.context import Context, inside_server, resolve
-from tmux_codex.tasks.refresh import pane_for, refresh
+from tmux_codex.tasks.refresh import live_window, pane_for, refresh
 from tmux_codex.tmux.server import PaneInfo, Tmux
 
 

@@ -2,7 +2,10 @@
 
 Every read classifies live tasks on demand, so answers are right with no
 monitor running; what it learns is written back to the store (state changes
-become events).
+become events). Also here, for the other task modules and the monitor: a
+task's pane (:func:`pane_for`), whether its shim still runs
+(:func:`shim_alive`), the last state Codex announced in its log
+(:func:`codex_state`), and :func:`live_window`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tmux_codex.codex.logtext import RESUME_SEPARATOR, states
-from tmux_codex.core.errors import DiskFull
+from tmux_codex.core.errors import DiskFull, NotPossible
 from tmux_codex.core.models import FINAL_STATES, LIVE_STATES, Task
 from tmux_codex.core.paths import env_path, log_stopped_detail
 from tmux_codex.core.store import StateChange
@@ -263,6 +266,14 @@ def refresh(
         fresh_tasks = {t.id: t for t in store.tasks()}
         return [fresh_tasks.get(t.id, t) for t in tasks]
     return tasks
+
+
+def live_window(ctx: Context, task: Task) -> Task:
+    """The task brought up to date; it must still have its tmux window."""
+    task = refresh(ctx, [task])[0]
+    if task.state == "lost" or not task.pane_id:
+        raise NotPossible(f"task {task.id} ({task.name}) has no tmux window (state {task.state})")
+    return task
 
 
 def _stale(recorded: str | None, seen: str | None, within: float = 5.0) -> bool:
