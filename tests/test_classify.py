@@ -14,20 +14,16 @@ import pytest
 
 from tests.captures import CAPTURES, Snap, fixture_dir, load_fixture
 from tests.codexbed import captured_versions, fixtures_dir
-from tmux_codex.codex.classify import (
-    PATTERNS,
-    PATTERNS_0_169_0,
-    Verdict,
+from tmux_codex.codex.classify import Verdict, classify, decide
+from tmux_codex.codex.output import (
     announcements,
-    classify,
-    decide,
     is_progress,
     loop_key,
     output_lines,
-    patterns_for,
     repeated_block,
     visible_text,
 )
+from tmux_codex.codex.patterns import PATTERNS, PATTERNS_0_169_0, patterns_for
 from tmux_codex.codex.version import CODEX_VERSION
 
 COMMAND = "echo approved-command-ran > approval-exec.txt"
@@ -377,6 +373,9 @@ def test_the_composer_alone_does_not_mean_anything_special() -> None:
 
 def test_pattern_tables_by_version() -> None:
     assert PATTERNS["0.169.0"] is PATTERNS_0_169_0
+    assert PATTERNS["0.171.0"] is PATTERNS_0_169_0  # registered: draws as 0.169.0 did
+    for table in PATTERNS.values():  # each table is registered under its own version
+        assert PATTERNS[table.version] is table
     assert patterns_for("0.169.0") is PATTERNS_0_169_0
     assert patterns_for(None) is PATTERNS_0_169_0
     assert patterns_for("v0.170.2") is PATTERNS_0_169_0  # newest table not newer than it
@@ -392,7 +391,7 @@ def test_the_newest_table_not_newer_than_the_version() -> None:
     patterns_for.cache_clear()
     try:
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr("tmux_codex.codex.classify.PATTERNS", tables)
+            mp.setattr("tmux_codex.codex.patterns.PATTERNS", tables)
             assert patterns_for("0.171.0") is PATTERNS_0_169_0
             assert patterns_for("0.175.0") is newer
             assert patterns_for("0.180.1") is newer

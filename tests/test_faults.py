@@ -24,7 +24,8 @@ from tests.conftest import Cli, attached_client
 from tests.test_monitor import events, start, stored, wait_stored, write_config
 from tmux_codex.core.config import Config
 from tmux_codex.core.errors import DiskFull, TmuxCodexError, TmuxUnavailable
-from tmux_codex.core.store import MIGRATIONS, Store
+from tmux_codex.core.schema import MIGRATIONS
+from tmux_codex.core.store import Store
 from tmux_codex.tasks.launch import StartRequest
 from tmux_codex.tasks.launch import start as start_task
 from tmux_codex.tmux.server import Tmux

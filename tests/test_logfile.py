@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from tests.captures import CAPTURES, FIXTURES
-from tmux_codex.codex.logtext import UNKNOWN, render, tail
-from tmux_codex.tasks import logfile
-from tmux_codex.tasks.logfile import copy_raw, raw_head, raw_tail, render_stream, render_tail
+from tmux_codex.codex.logtext import tail
+from tmux_codex.codex.transcript import UNKNOWN, render
+from tmux_codex.tasks import logfile, logtail
+from tmux_codex.tasks.logfile import copy_raw, raw_head, raw_tail, render_stream
+from tmux_codex.tasks.logtail import render_tail
 from tmux_codex.tasks.resume import separator_bytes
 
 OUTPUTS = Path(__file__).parent / "fixtures" / "test-output"
@@ -58,7 +60,7 @@ class Windows:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.seen: list[tuple[int, int, bool]] = []
-        real = logfile._render
+        real = logtail._render
 
         def spy(
             fh: BufferedReader, segments: list[tuple[int, int]], known: bool, w: int, h: int
@@ -67,7 +69,7 @@ class Windows:
             self.seen.append((segments[0][0], size, known))
             return real(fh, segments, known, w, h)
 
-        monkeypatch.setattr(logfile, "_render", spy)
+        monkeypatch.setattr(logtail, "_render", spy)
 
 
 @pytest.mark.parametrize("name", sorted(LOGS))

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.captures import CAPTURES, FIXTURES, load_fixture
-from tmux_codex.codex.logtext import end_mark, render, run_ended, states, strip_escapes, tail
+from tmux_codex.codex.logtext import end_mark, run_ended, states, strip_escapes, tail
+from tmux_codex.codex.transcript import render
 
 CAPTURE_NAMES = [capture.name for capture in CAPTURES]
 
@@ -204,8 +205,10 @@ def test_tail() -> None:
     assert tail("abc", -1) == ""
 
 
-def test_importing_does_not_import_pyte() -> None:
-    code = "import tmux_codex.codex.logtext, sys; assert 'pyte' not in sys.modules"
+@pytest.mark.parametrize("module", ["logtext", "transcript", "terminal"])
+def test_importing_does_not_import_pyte(module: str) -> None:
+    # pyte loads when rendering runs: CLI start-up time matters.
+    code = f"import tmux_codex.codex.{module}, sys; assert 'pyte' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

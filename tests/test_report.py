@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tmux_codex.codex.logtext import render
+from tmux_codex.codex.transcript import render
 from tmux_codex.core.models import Task
 from tmux_codex.report.changes import FileChange, changed_files
 from tmux_codex.report.failure import error_message, log_error

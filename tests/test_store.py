@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
+from tmux_codex.core.database import StoreTooNew
 from tmux_codex.core.errors import DiskFull
 from tmux_codex.core.models import LIVE_STATES
-from tmux_codex.core.store import MIGRATIONS, NameTaken, Store, StoreTooNew
+from tmux_codex.core.schema import MIGRATIONS
+from tmux_codex.core.store import NameTaken, Store
 
 
 def fields(**extra: Any) -> dict[str, Any]:

@@ -19,14 +19,13 @@ from tests.codexbed import (
     captured_versions,
     find_or_install_codex,
 )
-from tmux_codex.codex import version as codex_mod
-from tmux_codex.codex.classify import PATTERNS_0_169_0, patterns_for
+from tmux_codex.codex import probe as codex_mod
+from tmux_codex.codex.patterns import PATTERNS_0_169_0, patterns_for
+from tmux_codex.codex.probe import VERSION_CACHE, installed_version
 from tmux_codex.codex.version import (
     CAPTURED_VERSIONS,
     CODEX_VERSION,
-    VERSION_CACHE,
     capture_status,
-    installed_version,
     parse_version,
     version_key,
 )

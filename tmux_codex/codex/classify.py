@@ -2,14 +2,15 @@
 
 Pure: no tmux, no I/O. The caller handles dead panes (``done``/``failed``)
 itself; :func:`classify` only says whether a live Codex is ``working``,
-``waiting`` at a prompt (and which one), or ``idle``.
+``waiting`` at a prompt (and which one), or ``idle``; :func:`decide` adds
+what one look gives besides the screen (the pane's death, Codex's last state
+escape, the task's state before).
 
-Every screen text this module knows lives in one :class:`Patterns` table per
-Codex version (:data:`PATTERNS_0_169_0`), picked by :func:`patterns_for` with
-the version a task runs (``Task.codex_version``, learned once per binary when
-it starts). A version with no table of its own is read with the newest table
-not newer than it: Codex 0.171.0 draws every screen as 0.169.0 did, so it has
-none. A Codex that draws something differently means a new table, not new code.
+Every screen text this module knows comes from a pattern table
+(:mod:`tmux_codex.codex.patterns`, one per Codex version): callers pass
+``patterns=patterns_for(task.codex_version)``; with none, the newest table
+reads the screen. A Codex that draws something differently means a new table,
+not new code here.
 
 How a TUI screen is read, most certain first:
 
@@ -35,30 +36,13 @@ every state, so they say nothing by themselves.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tmux_codex.codex.version import version_key
+from tmux_codex.codex.patterns import Patterns, patterns_for
 
-__all__ = [
-    "PATTERNS",
-    "PATTERNS_0_169_0",
-    "Patterns",
-    "PromptPattern",
-    "Verdict",
-    "announcements",
-    "classify",
-    "decide",
-    "drawn_words",
-    "is_progress",
-    "loop_key",
-    "output_lines",
-    "patterns_for",
-    "repeated_block",
-    "visible_text",
-]
+__all__ = ["Verdict", "classify", "decide"]
 
 WORKING = "working"
 WAITING = "waiting"
@@ -73,117 +57,6 @@ class Verdict:
     reason: str | None  # for waiting: approval | edit | trust | question | menu | unknown
     prompt_text: str | None  # for waiting: the prompt, wrapped lines joined; else None
     error: str | None = None  # the current "■ …" error (without the mark) when idle after one
-
-
-@dataclass(frozen=True)
-class PromptPattern:
-    """One kind of prompt: where it starts, and what shows it is still up."""
-
-    reason: str
-    heading: re.Pattern[str]  # searched per screen line: the line the question is on
-    confirm: re.Pattern[str]  # searched in the prompt's joined text: it is complete and live
-
-
-@dataclass(frozen=True)
-class Patterns:
-    """Everything :func:`classify` recognises on the screen of one Codex version."""
-
-    version: str
-    prompts: tuple[PromptPattern, ...]  # checked in order; the first live one wins
-    menu_confirm: re.Pattern[str]  # any other selection prompt ("Press enter to confirm")
-    option: re.Pattern[str]  # a numbered choice, selection marker already removed
-    selected: re.Pattern[str]  # the selection marker before a choice ("› 1. …")
-    hint: re.Pattern[str]  # key-hint lines under a prompt: not part of its text
-    user_line: re.Pattern[str]  # the composer or a user message in the transcript
-    turn_done: re.Pattern[str]  # the divider printed when a turn completes
-    working: re.Pattern[str]  # the status line while a turn runs
-    reconnecting: re.Pattern[str]  # a retry in progress: still working
-    aborted: re.Pattern[str]  # a cancelled approval: Codex ends the turn
-    error: re.Pattern[str]  # an error line; group 1 is its text
-    title_working: re.Pattern[str]  # pane title while working (spinner)
-    title_waiting: re.Pattern[str]  # pane title while a prompt waits
-    state_escape: re.Pattern[bytes]  # Codex's private state escape in raw bytes; group 1: value
-    status_words: tuple[str, ...]  # the words of the working status line (redrawn every second)
-    status_timer: re.Pattern[str]  # a token of its timer or bullets: "(12s", "1m", "•"
-
-
-PATTERNS_0_169_0 = Patterns(
-    version="0.169.0",
-    prompts=(
-        PromptPattern(
-            "approval",
-            re.compile(r"Would you like to run the following command\?"),
-            re.compile(r"Press enter to confirm|\b1\.\s+Yes, proceed\b"),
-        ),
-        PromptPattern(
-            "edit",
-            re.compile(r"Would you like to make the following edits\?"),
-            re.compile(r"Press enter to confirm|\b1\.\s+Yes, proceed\b"),
-        ),
-        PromptPattern(
-            "trust",
-            re.compile(r"Trust this folder\?"),
-            re.compile(r"\b1\.\s+Trust and continue\b"),
-        ),
-        PromptPattern(
-            "menu",  # Codex is not logged in (or its key is missing): a sign-in menu
-            re.compile(r"Choose how you want to use Codex|Sign in with ChatGPT"),
-            re.compile(r"Press enter to continue"),
-        ),
-        PromptPattern(
-            "menu",  # the user's own hooks are not trusted (tmux-codex's own are)
-            re.compile(r"^\s*Hooks need review\b"),
-            re.compile(r"\b3\.\s+Continue without trusting\b"),
-        ),
-        PromptPattern(
-            "question",
-            re.compile(r"^\s*Question \d+/\d+\b"),
-            re.compile(r"enter to submit answer|\b1\.\s+\S"),
-        ),
-    ),
-    menu_confirm=re.compile(r"^\s*Press enter to confirm\b"),
-    option=re.compile(r"^\d+\.\s+\S"),
-    selected=re.compile(r"^(\s*)›(\s+)(?=\d+\.\s)"),
-    hint=re.compile(
-        r"^(?:Press enter to confirm\b.*"
-        r"|.*\benter to submit answer\b.*"
-        r"|enter continue\b.*"
-        r"|enter confirm · esc skip\b.*)$"
-    ),
-    user_line=re.compile(r"^› (?!\d+\.\s)"),
-    turn_done=re.compile(r"^[\s─]*Worked for (?:<\s*)?\d"),
-    working=re.compile(r"^[•◦]\s+\S.*\((?:\d+[hms]\s*)+•\s*esc to interrupt\)"),
-    reconnecting=re.compile(r"\bReconnecting\.\.\.\s*\d+/\d+"),
-    aborted=re.compile(r"^✗ You canceled the request\b"),
-    error=re.compile(r"^■\s*(.*)$"),
-    title_working=re.compile(r"^[\u2801-\u28ff]\s"),
-    title_waiting=re.compile(r"^\[ [!.] \] Action Required\b"),
-    state_escape=re.compile(rb"\x1b\]7501;state=([^\x07\x1b]*)(?:\x07|\x1b\\)"),
-    status_words=("Working", "(", "esc", "to", "interrupt)", "•", "◦"),
-    # "(12s", "1m", "05s)", a bullet or spinner, or a digit or two the renderer redrew
-    # alone ("7"); a longer bare number ("000125") is a counter, not the timer.
-    status_timer=re.compile(r"[•◦\u2800-\u28ff]*\(?(?:(?:\d+[hms])+|\d{1,2})?\)?[•◦]*"),
-)
-
-#: Pattern tables by the Codex version they were written against.
-PATTERNS: dict[str, Patterns] = {PATTERNS_0_169_0.version: PATTERNS_0_169_0}
-
-
-@functools.lru_cache(maxsize=16)
-def patterns_for(version: str | None = None) -> Patterns:
-    """The table for ``version``: the newest one written for it or an older Codex.
-
-    ``None`` (not known) means the newest table; a version older than every
-    table gets the oldest one.
-    """
-    tables = sorted(PATTERNS.values(), key=lambda table: version_key(table.version))
-    if version is None:
-        return tables[-1]
-    if version in PATTERNS:
-        return PATTERNS[version]
-    wanted = version_key(version)
-    older = [table for table in tables if version_key(table.version) <= wanted]
-    return older[-1] if older else tables[0]
 
 
 def classify(
@@ -283,68 +156,6 @@ def decide(
     if verdict.state == WORKING and previous == "stalled":
         return Verdict("stalled", None, None)
     return verdict
-
-
-#: Escape sequences and control bytes; what is left is text a terminal draws.
-_CONTROL = re.compile(
-    rb"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, Codex's state
-    rb"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS, SOS, PM, APC
-    rb"|\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: cursor moves, colours, modes
-    rb"|\x1b[ -/]*[0-~]"  # other escapes
-    rb"|[\x00-\x08\x0b-\x1f\x7f]"
-)
-
-
-def visible_text(data: bytes) -> str:
-    """The text raw terminal bytes draw, each escape sequence turned into a space."""
-    return _CONTROL.sub(b" ", data).decode("utf-8", errors="replace")
-
-
-def announcements(data: bytes, patterns: Patterns | None = None) -> list[str]:
-    """Codex's state escapes in raw bytes, in order (``working:app=codex``, ...)."""
-    table = patterns if patterns is not None else patterns_for()
-    return [m.group(1).decode(errors="replace") for m in table.state_escape.finditer(data)]
-
-
-def drawn_words(data: bytes, patterns: Patterns | None = None) -> list[str]:
-    """The words raw bytes draw, less what the live status line draws.
-
-    A Codex waiting on its model redraws ``• Working (43s • esc to interrupt)``
-    every second, blinks the bullet and spins the title, forever. Those bytes
-    draw only the status line's own words (or pieces of them, as the renderer
-    redraws changed cells only), timer tokens and bullets; escapes draw
-    nothing. Every other word is returned; one shortened with ``…`` (a long
-    path at a narrow width) as its pieces.
-    """
-    table = patterns if patterns is not None else patterns_for()
-    pieces = _status_pieces(table)
-    timer = table.status_timer.fullmatch
-    text = visible_text(data).replace("…", " ")
-    # A timer token has a digit or a bullet: a word of letters is never one.
-    return [w for w in text.split() if w not in pieces and (w.isalpha() or timer(w) is None)]
-
-
-@functools.lru_cache(maxsize=16)
-def _status_pieces(table: Patterns) -> frozenset[str]:
-    """Every piece of the status line's words (and the replacement character)."""
-    return frozenset(
-        {"\ufffd"}
-        | {
-            word[start:end]
-            for word in table.status_words
-            for start in range(len(word))
-            for end in range(start + 1, len(word) + 1)
-        }
-    )
-
-
-def is_progress(data: bytes, patterns: Patterns | None = None) -> bool:
-    """Whether new raw bytes draw anything but the live timer (see :func:`drawn_words`).
-
-    Streamed text, a tool's output, a new screen are; so is a repaint of the
-    same screen, which only :class:`tmux_codex.progress.Seen` tells apart.
-    """
-    return bool(drawn_words(data, patterns))
 
 
 def _last(lines: Sequence[str], pattern: re.Pattern[str], start: int, end: int) -> int | None:
@@ -488,68 +299,4 @@ def _last_error(turn: Sequence[str], table: Patterns) -> str | None:
                 break
             text = _join(text, line.strip())
         return text
-    return None
-
-
-#: Looping: a block of at most this many lines...
-LOOP_MAX_BLOCK = 12
-#: ...repeated back to back at least this many times (a single line: twice as often).
-LOOP_REPEATS = 4
-#: Lines shorter than this (after normalising) are left out: blank lines, bullets, timers.
-_LOOP_MIN_LINE = 12
-
-
-#: Escapes that only colour text or set a title: they take no room in a printed line.
-_NO_ROOM = re.compile(rb"\x1b\[[0-9;:]*m|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
-#: Numbers that measure time: durations (``5ms``, ``2.1 s``, ``1m``), clock times and
-#: dates. Two runs of the same command differ in them; a counter is not one of them.
-_TIMES = re.compile(
-    r"(?<![\w.])(?:"
-    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?Z?)?"
-    r"|\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?"
-    r"|\d+(?:[.,]\d+)?\s?(?:ns|[µu]s|ms|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)"
-    r")(?!\w)"
-)
-
-
-def output_lines(data: bytes) -> list[str]:
-    """The lines raw bytes print, as printed: escapes out, ends trimmed, short lines left out.
-
-    Colours and titles vanish; an escape that moves the cursor is a space.
-    """
-    lines = []
-    for line in re.split(r"[\r\n]+", visible_text(_NO_ROOM.sub(b"", data))):
-        text = line.strip()
-        if len(loop_key(text)) >= _LOOP_MIN_LINE:
-            lines.append(text)
-    return lines
-
-
-def loop_key(line: str) -> str:
-    """A printed line as the loop guard compares it: spacing and times do not count.
-
-    Every other digit does: ``progress line 000123`` and ``000124`` are two lines.
-    """
-    return " ".join(_TIMES.sub("#", line).split())
-
-
-def repeated_block(lines: Sequence[str]) -> tuple[int, int] | None:
-    """``(block size, times)`` when the last lines are one block repeated over and over.
-
-    The seed workflow's "looping or hallucinating" agent: the same few lines of
-    output again and again. Only back-to-back copies at the very end count.
-    """
-    for size in range(1, LOOP_MAX_BLOCK + 1):
-        need = LOOP_REPEATS * (2 if size == 1 else 1)
-        if len(lines) < size * need:
-            break
-        block = list(lines[-size:])
-        times = 1
-        while (
-            len(lines) >= size * (times + 1)
-            and list(lines[-size * (times + 1) : len(lines) - size * times]) == block
-        ):
-            times += 1
-        if times >= need and len(set(block)) == size:
-            return size, times
     return None

@@ -1,244 +1,30 @@
-"""The task store: SQLite in WAL mode, safe for concurrent CLI calls.
+"""The task store: tasks and their events, in the SQLite file under ``TMUX_CODEX_HOME``.
 
-Two tables, ``tasks`` and ``events``; the schema version is SQLite's
-``user_version`` and each migration moves it up by one. Every write runs in a
-``BEGIN IMMEDIATE`` transaction with a generous busy timeout, so many
-``tmux-codex`` processes can write at once.
+:class:`Store` is the API every command, the monitor and the hooks use: add,
+find, update and delete tasks, move them between states (each change of
+state or reason, and each action on a task, is an event), read the events.
+Each call is one transaction. Opening the file, transactions and migrations
+are :class:`~tmux_codex.core.database.Database`'s; the schema is
+:mod:`tmux_codex.core.schema`'s.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from tmux_codex.core.errors import DiskFull, TmuxCodexError, is_disk_full
+from tmux_codex.core.database import Database
 from tmux_codex.core.models import Event, Task, now
-from tmux_codex.core.paths import UnsafeDirectory, db_path, ensure_dir, logs_dir
+from tmux_codex.core.schema import UPDATABLE, task_from_row
 
-BUSY_TIMEOUT_MS = 30_000
-
-MIGRATIONS: tuple[str, ...] = (
-    # 1: tasks and events
-    """
-    CREATE TABLE tasks (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        name TEXT NOT NULL UNIQUE,
-        state TEXT NOT NULL,
-        reason TEXT,
-        prompt_text TEXT,
-        mode TEXT NOT NULL,
-        workdir TEXT NOT NULL,
-        argv TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        last_output_at TEXT,
-        exit_code INTEGER,
-        codex_session_id TEXT,
-        window_id TEXT,
-        pane_id TEXT,
-        log_path TEXT NOT NULL,
-        attempt INTEGER NOT NULL DEFAULT 1,
-        start_commit TEXT,
-        last_message TEXT,
-        error TEXT,
-        tmux_socket TEXT NOT NULL DEFAULT '',
-        tmux_session TEXT NOT NULL DEFAULT 'codex',
-        width INTEGER NOT NULL DEFAULT 0,
-        height INTEGER NOT NULL DEFAULT 0,
-        shim_pid INTEGER
-    );
-    CREATE TABLE events (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        task_id INTEGER NOT NULL,
-        at TEXT NOT NULL,
-        from_state TEXT,
-        to_state TEXT NOT NULL,
-        reason TEXT,
-        detail TEXT,
-        by TEXT NOT NULL
-    );
-    CREATE INDEX events_task ON events (task_id, id);
-    """,
-    # 2: where the task's Codex keeps its sessions (to find its rollout file)
-    """
-    ALTER TABLE tasks ADD COLUMN codex_home TEXT;
-    ALTER TABLE tasks ADD COLUMN prompt TEXT;
-    """,
-    # 3: signals from tmux-codex's Codex hooks
-    """
-    ALTER TABLE tasks ADD COLUMN hook_at TEXT;
-    ALTER TABLE tasks ADD COLUMN hook_event TEXT;
-    ALTER TABLE tasks ADD COLUMN hook_request TEXT;
-    """,
-    # 4: the Codex version the task runs (which screen patterns read it)
-    """
-    ALTER TABLE tasks ADD COLUMN codex_version TEXT;
-    """,
-)
-
-_TASK_COLUMNS = (
-    "id",
-    "name",
-    "state",
-    "reason",
-    "prompt_text",
-    "mode",
-    "workdir",
-    "argv",
-    "created_at",
-    "updated_at",
-    "last_output_at",
-    "exit_code",
-    "codex_session_id",
-    "window_id",
-    "pane_id",
-    "log_path",
-    "attempt",
-    "start_commit",
-    "last_message",
-    "error",
-    "tmux_socket",
-    "tmux_session",
-    "width",
-    "height",
-    "shim_pid",
-    "codex_home",
-    "prompt",
-    "hook_at",
-    "hook_event",
-    "hook_request",
-    "codex_version",
-)
-_UPDATABLE = frozenset(_TASK_COLUMNS) - {"id", "created_at"}
+__all__ = ["NameTaken", "StateChange", "Store"]
 
 
-def _task(row: sqlite3.Row) -> Task:
-    data = dict(row)
-    data["argv"] = json.loads(data["argv"])
-    return Task(**data)
-
-
-class Store:
-    """The store under a ``TMUX_CODEX_HOME`` directory."""
-
-    def __init__(self, home: Path, busy_ms: int = BUSY_TIMEOUT_MS) -> None:
-        self.home = home
-        path = db_path(home)
-        self._savepoints = 0
-        try:
-            ensure_dir(home)
-            ensure_dir(logs_dir(home))
-            if not path.exists():
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-                os.close(fd)
-            self.db = sqlite3.connect(path, timeout=busy_ms / 1000, isolation_level=None)
-            self.writes = 0  # write transactions through this connection (see data_version)
-        except (OSError, sqlite3.Error, UnsafeDirectory) as exc:
-            if is_disk_full(exc):
-                raise DiskFull(home, exc) from None
-            raise StateDirError(
-                f"cannot use state directory {home} (TMUX_CODEX_HOME): {exc}"
-            ) from None
-        try:
-            self.db.row_factory = sqlite3.Row
-            self.db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
-            self._check_version()  # before anything is written
-            if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            self.db.close()
-            if is_disk_full(exc):
-                raise DiskFull(home, exc) from None
-            raise _unusable(path, exc) from None
-        except BaseException as exc:
-            self.db.close()
-            if is_disk_full(exc) and not isinstance(exc, DiskFull):
-                raise DiskFull(home, exc) from None
-            raise
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def data_version(self) -> int:
-        """Changes when another connection commits (SQLite's ``PRAGMA data_version``)."""
-        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; taken at once so concurrent writers queue.
-
-        Inside another transaction of this store it is a savepoint: its writes
-        are undone if it fails, and are kept only if the outer one commits.
-        A full disk is :class:`DiskFull`; nothing of a failed transaction stays.
-        """
-        self.writes += 1
-        if self.db.in_transaction:
-            self._savepoints += 1
-            name = f"nested_{self._savepoints}"
-            self.db.execute(f"SAVEPOINT {name}")
-            try:
-                yield self.db
-            except BaseException:
-                self.db.execute(f"ROLLBACK TO {name}")
-                self.db.execute(f"RELEASE {name}")
-                raise
-            self.db.execute(f"RELEASE {name}")
-            return
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.db
-                self.db.execute("COMMIT")
-            except BaseException:
-                if self.db.in_transaction:  # a failed COMMIT leaves it open
-                    with contextlib.suppress(sqlite3.Error):
-                        self.db.execute("ROLLBACK")
-                raise
-        except (sqlite3.Error, OSError) as exc:
-            if is_disk_full(exc):
-                raise DiskFull(self.home, exc) from None
-            raise
-
-    def _check_version(self) -> None:
-        """Refuse a store that a newer tmux-codex made (it would be misread)."""
-        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
-        if version > len(MIGRATIONS):
-            raise StoreTooNew(
-                f"the store {db_path(self.home)} was made by a newer tmux-codex (schema "
-                f"{version}, this one knows {len(MIGRATIONS)}): upgrade tmux-codex or use "
-                "another TMUX_CODEX_HOME"
-            )
-
-    def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version >= len(MIGRATIONS):
-            return
-        with self.transaction() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in script.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number}")
-        for name in ("tasks.db-wal", "tasks.db-shm"):
-            wal = self.home / name
-            if wal.exists():
-                wal.chmod(0o600)
+class Store(Database):
+    """The store under a ``TMUX_CODEX_HOME`` directory (``Store(home)`` opens it)."""
 
     # -- tasks ------------------------------------------------------------
 
@@ -287,27 +73,27 @@ class Store:
 
     def get(self, task_id: int) -> Task | None:
         row = self.db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
-        return _task(row) if row else None
+        return task_from_row(row) if row else None
 
     def by_name(self, name: str) -> Task | None:
         row = self.db.execute("SELECT * FROM tasks WHERE name = ?", (name,)).fetchone()
-        return _task(row) if row else None
+        return task_from_row(row) if row else None
 
     def by_window(self, window_id: str) -> Task | None:
         row = self.db.execute(
             "SELECT * FROM tasks WHERE window_id = ? ORDER BY id DESC LIMIT 1", (window_id,)
         ).fetchone()
-        return _task(row) if row else None
+        return task_from_row(row) if row else None
 
     def tasks(self, include_final: bool = True) -> list[Task]:
         sql = "SELECT * FROM tasks"
         if not include_final:
             sql += " WHERE state NOT IN ('done', 'failed', 'killed', 'lost')"
-        return [_task(r) for r in self.db.execute(sql + " ORDER BY id")]
+        return [task_from_row(r) for r in self.db.execute(sql + " ORDER BY id")]
 
     def update(self, task_id: int, **fields: Any) -> None:
         """Set task fields (and ``updated_at``) without recording an event."""
-        bad = set(fields) - _UPDATABLE
+        bad = set(fields) - UPDATABLE
         if bad:
             raise KeyError(f"not task fields: {sorted(bad)}")
         fields["updated_at"] = now()
@@ -513,32 +299,6 @@ class StateChange:
     #: The task's ``hook_at`` the observation was made with; the change is dropped
     #: when a hook recorded something since (False: written whatever hooks said).
     hook_at: str | bool | None = False
-
-
-class StateDirError(TmuxCodexError):
-    """The state directory cannot be used (bad input: ``TMUX_CODEX_HOME`` names it)."""
-
-    exit_code = 2
-
-
-def _unusable(path: Path, exc: sqlite3.DatabaseError) -> StateDirError:
-    """One line on why the store at ``path`` cannot be opened, and what to do."""
-    text = str(exc)
-    if "readonly" in text or "read-only" in text or "unable to open" in text:
-        return StateDirError(
-            f"cannot write to the store {path}: {text} (is the state directory read-only? "
-            "tmux-codex needs to write there; TMUX_CODEX_HOME chooses another)"
-        )
-    if "disk is full" in text or "disk I/O" in text:
-        return StateDirError(f"cannot write to the store {path}: {text} (is the disk full?)")
-    return StateDirError(
-        f"the store {path} is not a tmux-codex store or is damaged ({text}): move it "
-        "away (its tasks are lost to tmux-codex; the logs stay) and run the command again"
-    )
-
-
-class StoreTooNew(StateDirError):
-    """The store was made by a newer tmux-codex (a schema this one does not know)."""
 
 
 class NameTaken(Exception):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from tmux_codex.core.models import Task
 from tmux_codex.monitor.track import Track
 from tmux_codex.monitor.watch import Change, ProcessWatch
-from tmux_codex.tasks.refresh import _shim_alive
+from tmux_codex.tasks.refresh import shim_alive
 
 #: Gather file events this long before reading them: one wake-up per burst.
 COALESCE = 0.02
@@ -81,7 +81,7 @@ class Inbox:
         if not pid or pid == track.shim_pid or task.final:
             return
         track.shim_pid, track.shim_gone, track.exit_tries = pid, False, 0
-        if _shim_alive(pid):
+        if shim_alive(pid):
             self.procs.watch(task.id, pid)
         else:
             self.put("exited", task.id)

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 
-from tmux_codex.codex.classify import Patterns, drawn_words
+from tmux_codex.codex.output import drawn_words
+from tmux_codex.codex.patterns import Patterns
 
 #: Distinct words remembered per generation (two generations are kept).
 WORDS = 4096

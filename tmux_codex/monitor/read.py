@@ -15,20 +15,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from tmux_codex.codex.classify import (
+from tmux_codex.codex.output import (
     LOOP_MAX_BLOCK,
-    Patterns,
     is_progress,
     loop_key,
     output_lines,
-    patterns_for,
     repeated_block,
     visible_text,
 )
+from tmux_codex.codex.patterns import Patterns, patterns_for
 from tmux_codex.codex.sessions import exec_session_id
 from tmux_codex.core.models import Task
 from tmux_codex.monitor.track import LOOP_STATES, Track, agrees
-from tmux_codex.tasks.refresh import _codex_state
+from tmux_codex.tasks.refresh import codex_state
 
 #: How often a busy task's bytes are checked for real output (the stall clock's step)
 #: and for loops.
@@ -124,7 +123,7 @@ def catch_up(task: Task, offset: int, clock: float) -> Track:
         state=task.state,
         mode=task.mode,
         offset=offset,
-        announced=_codex_state(task) if task.mode == "tui" else None,
+        announced=codex_state(task) if task.mode == "tui" else None,
         progress_at=clock,
         attempt=task.attempt,
     )

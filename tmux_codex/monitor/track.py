@@ -14,7 +14,7 @@ import os
 from collections import deque
 from dataclasses import dataclass, field
 
-from tmux_codex.codex.classify import LOOP_MAX_BLOCK, LOOP_REPEATS
+from tmux_codex.codex.output import LOOP_MAX_BLOCK, LOOP_REPEATS
 from tmux_codex.core.models import FINAL_STATES, Task
 from tmux_codex.monitor.progress import Seen
 

@@ -12,23 +12,26 @@ from typing import TYPE_CHECKING
 from tmux_codex.core.errors import BadInput, NotPossible
 from tmux_codex.core.models import LIVE_STATES, Task
 from tmux_codex.core.paths import env_path, prompt_path
+from tmux_codex.tasks.context import Context, resolve
+from tmux_codex.tasks.refresh import live_window, pane_for, refresh
 from tmux_codex.tmux.server import Tmux
 
 if TYPE_CHECKING:
     from tmux_codex.codex.classify import Verdict
-from tmux_codex.tasks.context import Context, resolve
-from tmux_codex.tasks.refresh import ANSWER_KEYS, _pane_for, refresh
 
-
-def _live_window(ctx: Context, task: Task) -> Task:
-    task = refresh(ctx, [task])[0]
-    if task.state == "lost" or not task.pane_id:
-        raise NotPossible(f"task {task.id} ({task.name}) has no tmux window (state {task.state})")
-    return task
+#: The key that answers each kind of prompt: yes, always (approve --always), no (deny).
+ANSWER_KEYS: dict[str, dict[str, str]] = {
+    "approval": {"yes": "y", "always": "p", "no": "Escape"},
+    "edit": {"yes": "y", "always": "a", "no": "Escape"},
+    "trust": {"yes": "Enter", "no": "Escape"},
+    "question": {"yes": "Enter", "no": "Escape"},
+    "menu": {"yes": "Enter", "no": "Escape"},
+}
 
 
 def _live_process(ctx: Context, task: Task) -> Task:
-    task = _live_window(ctx, task)
+    """The task brought up to date; its Codex must still run."""
+    task = live_window(ctx, task)
     if task.final:
         raise NotPossible(f"task {task.id} ({task.name}) is {task.state}: its Codex has exited")
     return task
@@ -209,7 +212,7 @@ def on_screen(task: Task) -> Verdict | None:
     if not task.pane_id:
         return None
     panes, screens = Tmux(task.tmux_socket).snapshot([task.pane_id])
-    info = _pane_for(task, panes)
+    info = pane_for(task, panes)
     screen = screens.get(task.pane_id)
     if info is None or info.dead or screen is None:
         return None
@@ -256,7 +259,7 @@ def kill(
     task = _live_process(ctx, resolve(ctx, ref))
     tmux = Tmux(task.tmux_socket)
     ctx.store.set_state(task.id, "killed", by=by, detail=why, only_from=LIVE_STATES)
-    info = _pane_for(task, tmux.panes())
+    info = pane_for(task, tmux.panes())
     if info is not None and not info.dead and info.pid:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(info.pid, signal.SIGTERM)
@@ -300,7 +303,7 @@ def remove(ctx: Context, ref: str | None, purge: bool = False) -> Task:
             f"task {task.id} ({task.name}) is {task.state}: 'tmux-codex kill {task.id}' first"
         )
     if task.window_id:
-        info = _pane_for(task, Tmux(task.tmux_socket).panes())
+        info = pane_for(task, Tmux(task.tmux_socket).panes())
         if info is not None:
             Tmux(task.tmux_socket).kill_window(task.window_id)
     ctx.store.delete(task.id)

@@ -6,16 +6,12 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from tmux_codex.core.config import Config
 from tmux_codex.core.errors import BadInput, TaskNotFound
 from tmux_codex.core.models import Task
 from tmux_codex.core.store import Store
 from tmux_codex.tmux.server import Tmux
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tmux_codex.codex.hooks import codex_flags, definitions
+from tmux_codex.codex.probe import installed_version
 from tmux_codex.codex.sessions import codex_home
-from tmux_codex.codex.version import INSTALL_HINT, installed_version
+from tmux_codex.codex.version import INSTALL_HINT
 from tmux_codex.core.config import Config
 from tmux_codex.core.errors import BadInput, CodexNotFound, DiskFull, TmuxCodexError, is_disk_full
 from tmux_codex.core.models import MODES, Task

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 from tmux_codex.core.models import FINAL_STATES, Event, Task
-from tmux_codex.tmux.server import PaneInfo, Tmux
-
-if TYPE_CHECKING:
-    pass
-from tmux_codex.tasks.act import _live_window
 from tmux_codex.tasks.context import Context, inside_server, resolve
-from tmux_codex.tasks.refresh import _pane_for, refresh
+from tmux_codex.tasks.refresh import live_window, pane_for, refresh
+from tmux_codex.tmux.server import PaneInfo, Tmux
 
 
 def list_tasks(ctx: Context, include_final: bool = False, state: str | None = None) -> list[Task]:
@@ -124,7 +119,7 @@ def status_line(counts: dict[str, int]) -> str:
 
 
 def screen(ctx: Context, ref: str | None) -> str:
-    task = _live_window(ctx, resolve(ctx, ref))
+    task = live_window(ctx, resolve(ctx, ref))
     assert task.pane_id is not None
     return Tmux(task.tmux_socket).capture(task.pane_id, join=True)
 
@@ -133,7 +128,7 @@ def read_log(task: Task, raw: bool = False, limit: int | None = None) -> bytes |
     """The task's log: raw bytes, or readable text (escapes gone, redraws rendered).
 
     With ``limit`` only the end of the log is read: the last ``limit`` bytes,
-    or the last ``limit`` characters of the text (see ``logfile.render_tail``).
+    or the last ``limit`` characters of the text (see ``logtail.render_tail``).
     Without, the whole log (``write_log`` streams it instead).
     """
     if raw and limit:
@@ -141,7 +136,7 @@ def read_log(task: Task, raw: bool = False, limit: int | None = None) -> bytes |
 
         return raw_tail(task.log_path, limit)
     if limit:
-        from tmux_codex.tasks.logfile import render_tail
+        from tmux_codex.tasks.logtail import render_tail
 
         width, height = _log_size(task)
         return render_tail(task.log_path, limit, width, height, resumed=task.attempt > 1)
@@ -192,7 +187,7 @@ def next_needing(ctx: Context, after_window: str | None = None) -> Task | None:
             continue
         if task.tmux_socket not in panes:
             panes[task.tmux_socket] = Tmux(task.tmux_socket).panes()
-        if _pane_for(task, panes[task.tmux_socket]) is not None:
+        if pane_for(task, panes[task.tmux_socket]) is not None:
             candidates.append(task)
     if not candidates:
         return None
@@ -205,7 +200,7 @@ def next_needing(ctx: Context, after_window: str | None = None) -> Task | None:
 
 def attach_argv(ctx: Context, ref: str | None) -> list[str]:
     """The tmux command that shows the task's window (run it, or exec it)."""
-    task = _live_window(ctx, resolve(ctx, ref))
+    task = live_window(ctx, resolve(ctx, ref))
     assert task.window_id is not None
     tmux = Tmux(task.tmux_socket)
     tmux.run("select-window", "-t", task.window_id)

@@ -2,14 +2,16 @@
 
 Every read classifies live tasks on demand, so answers are right with no
 monitor running; what it learns is written back to the store (state changes
-become events).
+become events). Also here, for the other task modules and the monitor: a
+task's pane (:func:`pane_for`), whether its shim still runs
+(:func:`shim_alive`), the last state Codex announced in its log
+(:func:`codex_state`), and :func:`live_window`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import time
 from collections.abc import Callable
@@ -17,17 +19,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tmux_codex.codex.logtext import RESUME_SEPARATOR
-from tmux_codex.core.errors import DiskFull
+from tmux_codex.codex.logtext import RESUME_SEPARATOR, states
+from tmux_codex.core.errors import DiskFull, NotPossible
 from tmux_codex.core.models import FINAL_STATES, LIVE_STATES, Task
 from tmux_codex.core.paths import env_path, log_stopped_detail
 from tmux_codex.core.store import StateChange
 from tmux_codex.core.wake import wake
+from tmux_codex.tasks.context import Context
 from tmux_codex.tmux.server import PaneInfo, Tmux
 
 if TYPE_CHECKING:
     from tmux_codex.codex.classify import Verdict
-from tmux_codex.tasks.context import Context
 
 
 def _iso_mtime(path: str) -> str | None:
@@ -38,7 +40,7 @@ def _iso_mtime(path: str) -> str | None:
     return datetime.fromtimestamp(mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _pane_for(task: Task, panes: dict[str, PaneInfo]) -> PaneInfo | None:
+def pane_for(task: Task, panes: dict[str, PaneInfo]) -> PaneInfo | None:
     """The task's pane: its window must carry the task's id (window ids are reused)."""
     info = panes.get(task.window_id or "")
     if info is None or info.task != str(task.id):
@@ -67,7 +69,7 @@ def _process_state(pid: int) -> str | None:
     return "?"
 
 
-def _shim_alive(pid: int | None) -> bool:
+def shim_alive(pid: int | None) -> bool:
     """Whether the task's shim still runs (then it will record how Codex ended).
 
     A zombie does not: it has ended, and only its parent (tmux) can learn how.
@@ -121,15 +123,15 @@ def _signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
-#: Codex's private state escape (see CODEX.md): the last one says where its turn is.
-_STATE_ESCAPE = re.compile(rb"\x1b\]7501;state=([^\x07\x1b]*)(?:\x07|\x1b\\)")
-
-#: How much of a log's end is read for it.
+#: How much of a log's end is read for Codex's last state escape.
 _STATE_TAIL = 65536
 
 
-def _codex_state(task: Task) -> str | None:
-    """The last state Codex announced in the task's log (``working:app=codex``, …)."""
+def codex_state(task: Task) -> str | None:
+    """The last state Codex announced in the task's log (``working:app=codex``, …).
+
+    Codex's private state escape (see CODEX.md) says where its turn is.
+    """
     try:
         with open(task.log_path, "rb") as fh:
             fh.seek(0, os.SEEK_END)
@@ -137,10 +139,10 @@ def _codex_state(task: Task) -> str | None:
             tail = fh.read()
         # A resumed task's log goes on after a separator: only the new run counts.
         tail = tail[tail.rfind(RESUME_SEPARATOR) + 1 :] if RESUME_SEPARATOR in tail else tail
-        found = _STATE_ESCAPE.findall(tail)
     except OSError:
         return None
-    return found[-1].decode(errors="replace") if found else None
+    found = states(tail)
+    return found[-1] if found else None
 
 
 def refresh(
@@ -165,7 +167,8 @@ def refresh(
     live = [t for t in tasks if t.state in LIVE_STATES and t.window_id]
     if not live:
         return tasks
-    from tmux_codex.codex.classify import decide, patterns_for
+    from tmux_codex.codex.classify import decide
+    from tmux_codex.codex.patterns import patterns_for
 
     store = ctx.store
     changes: list[StateChange] = []
@@ -177,9 +180,9 @@ def refresh(
         tmux = Tmux(socket)
         panes, screens = tmux.snapshot([t.pane_id for t in group if t.pane_id])
         for task in group:
-            info = _pane_for(task, panes)
+            info = pane_for(task, panes)
             if info is None:
-                if _shim_alive(task.shim_pid):
+                if shim_alive(task.shim_pid):
                     continue  # tmux is out of reach from here, or the shim is finishing
                 changes.append(
                     StateChange(task.id, "lost", detail="its tmux window is gone", by=by)
@@ -223,7 +226,7 @@ def refresh(
             if announced is not None and task.id in announced:
                 last = announced[task.id]
             else:
-                last = _codex_state(task) if task.mode == "tui" and not info.dead else None
+                last = codex_state(task) if task.mode == "tui" and not info.dead else None
             previous = task.state
             if task.id in progressed and previous == "stalled":
                 previous = "working"
@@ -265,6 +268,14 @@ def refresh(
     return tasks
 
 
+def live_window(ctx: Context, task: Task) -> Task:
+    """The task brought up to date; it must still have its tmux window."""
+    task = refresh(ctx, [task])[0]
+    if task.state == "lost" or not task.pane_id:
+        raise NotPossible(f"task {task.id} ({task.name}) has no tmux window (state {task.state})")
+    return task
+
+
 def _stale(recorded: str | None, seen: str | None, within: float = 5.0) -> bool:
     """Whether the recorded time of last output is worth a write (older than ``within``)."""
     if seen is None or recorded == seen:
@@ -284,7 +295,7 @@ def with_hook_request(task: Task, verdict: Verdict) -> tuple[Verdict, str | None
 
     While a prompt is up, its text is that of the request it shows (the
     complete command: the screen may cut it, and the model's reason may
-    imitate it); see :mod:`tmux_codex.pending`. Returns the verdict and the
+    imitate it); see :mod:`tmux_codex.codex.pending`. Returns the verdict and the
     requests to keep (JSON, None: none).
     """
     from tmux_codex.codex import pending
@@ -327,13 +338,3 @@ def _change(
         fields=fields,
         hook_at=task.hook_at,
     )
-
-
-#: The key that answers each kind of prompt: yes, always (approve --always), no (deny).
-ANSWER_KEYS: dict[str, dict[str, str]] = {
-    "approval": {"yes": "y", "always": "p", "no": "Escape"},
-    "edit": {"yes": "y", "always": "a", "no": "Escape"},
-    "trust": {"yes": "Enter", "no": "Escape"},
-    "question": {"yes": "Enter", "no": "Escape"},
-    "menu": {"yes": "Enter", "no": "Escape"},
-}

@@ -14,16 +14,17 @@ import os
 import time
 from pathlib import Path
 
-from tmux_codex.codex.classify import visible_text
 from tmux_codex.codex.logtext import RESUME_SEPARATOR, SEPARATOR_LEAD
+from tmux_codex.codex.output import visible_text
+from tmux_codex.codex.probe import installed_version
 from tmux_codex.codex.sessions import exec_session_id, find_session
-from tmux_codex.codex.version import installed_version
 from tmux_codex.core.errors import NotPossible
 from tmux_codex.core.models import FINAL_STATES, Task, now
 from tmux_codex.core.wake import wake
 from tmux_codex.tasks.context import Context, resolve
 from tmux_codex.tasks.launch import open_window, write_prompt
-from tmux_codex.tasks.refresh import _pane_for, refresh
+from tmux_codex.tasks.refresh import pane_for as _pane_for
+from tmux_codex.tasks.refresh import refresh
 from tmux_codex.tmux.server import Tmux
 
 #: How much of what a resumed run wrote is read to see it took the conversation up.
@@ -149,7 +150,7 @@ def _verify(ctx: Context, task: Task, offset: int, timeout: float) -> None:
     exec prints the session id it runs in its header; the TUI shows the
     earlier conversation again, the task's first prompt included.
     """
-    from tmux_codex.codex.logtext import render
+    from tmux_codex.codex.transcript import render
 
     session = (task.codex_session_id or "").lower()
     first = next((line.strip() for line in (task.prompt or "").splitlines() if line.strip()), "")
