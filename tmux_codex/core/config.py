@@ -145,7 +145,8 @@ def _convert(section: str, key: str, default: object, value: object) -> object:
             f"{where} must be a tmux session name: not empty, without : . \\ $ "
             f"or control characters (not {value!r})"
         )
-    if (section, key) == ("fleet", "branch_prefix") and re.search(r"[\x00-\x20\x7f~^:?*\[\\]", value):
+    bad_branch = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+    if (section, key) == ("fleet", "branch_prefix") and bad_branch.search(value):
         raise ValueError(f"{where} must be usable in a git branch name (not {value!r})")
     choices = _CHOICES.get((section, key))
     if choices and value not in choices:

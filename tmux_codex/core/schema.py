@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Any
 
 from tmux_codex.core.models import Task
 
-__all__ = ["MIGRATIONS", "TASK_COLUMNS", "UPDATABLE", "migrate", "schema_version", "task_from_row"]
+__all__ = [
+    "JSON_COLUMNS",
+    "MIGRATIONS",
+    "TASK_COLUMNS",
+    "UPDATABLE",
+    "encode",
+    "migrate",
+    "schema_version",
+    "task_from_row",
+]
 
 #: The schema, one script per version (statements separated by ``;``).
 MIGRATIONS: tuple[str, ...] = (
@@ -72,6 +82,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE tasks ADD COLUMN codex_version TEXT;
     """,
+    # 5: fleets: a task's worktree, the tasks it runs after, the tokens it used (JSON)
+    """
+    ALTER TABLE tasks ADD COLUMN worktree TEXT;
+    ALTER TABLE tasks ADD COLUMN after_ids TEXT;
+    ALTER TABLE tasks ADD COLUMN tokens TEXT;
+    """,
 )
 
 #: The columns of ``tasks``, in order.
@@ -107,7 +123,13 @@ TASK_COLUMNS = (
     "hook_event",
     "hook_request",
     "codex_version",
+    "worktree",
+    "after_ids",
+    "tokens",
 )
+#: Columns stored as JSON text: ``argv`` (a list), ``worktree`` and ``tokens`` (objects),
+#: ``after_ids`` (a list of ids; the Task field ``after``).
+JSON_COLUMNS = frozenset({"argv", "worktree", "after_ids", "tokens"})
 #: The columns ``Store.update`` may set.
 UPDATABLE = frozenset(TASK_COLUMNS) - {"id", "created_at"}
 
@@ -116,7 +138,18 @@ def task_from_row(row: sqlite3.Row) -> Task:
     """A ``tasks`` row as a :class:`Task` (``argv`` is stored as JSON)."""
     data = dict(row)
     data["argv"] = json.loads(data["argv"])
+    data["after"] = json.loads(data.pop("after_ids") or "[]")
+    for key in ("worktree", "tokens"):
+        data[key] = json.loads(data[key]) if data[key] else None
     return Task(**data)
+
+
+def encode(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` as the columns store them (the JSON columns as text)."""
+    return {
+        k: json.dumps(v) if k in JSON_COLUMNS and v is not None and not isinstance(v, str) else v
+        for k, v in fields.items()
+    }
 
 
 def schema_version(db: sqlite3.Connection) -> int:

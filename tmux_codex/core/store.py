@@ -10,7 +10,6 @@ are :class:`~tmux_codex.core.database.Database`'s; the schema is
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 
 from tmux_codex.core.database import Database
 from tmux_codex.core.models import Event, Task, now
-from tmux_codex.core.schema import UPDATABLE, task_from_row
+from tmux_codex.core.schema import UPDATABLE, encode, task_from_row
 
 __all__ = ["NameTaken", "StateChange", "Store"]
 
@@ -42,8 +41,7 @@ class Store(Database):
                 raise NameTaken(name)
             placeholder = name if name is not None else f"\0pending-{os.getpid()}-{stamp}"
             values = {
-                **fields,
-                "argv": json.dumps(fields["argv"]),
+                **encode(fields),
                 "name": placeholder,
                 "created_at": stamp,
                 "updated_at": stamp,
@@ -64,8 +62,14 @@ class Store(Database):
             db.execute(f"UPDATE tasks SET {sets} WHERE id = ?", [*updates.values(), task_id])
             db.execute(
                 "INSERT INTO events (task_id, at, from_state, to_state, reason, detail, by) "
-                "VALUES (?, ?, NULL, ?, NULL, ?, 'user')",
-                (task_id, stamp, fields["state"], "started"),
+                "VALUES (?, ?, NULL, ?, ?, ?, 'user')",
+                (
+                    task_id,
+                    stamp,
+                    fields["state"],
+                    fields.get("reason"),
+                    "queued" if fields["state"] == "queued" else "started",
+                ),
             )
         task = self.get(task_id)
         assert task is not None
@@ -96,9 +100,8 @@ class Store(Database):
         bad = set(fields) - UPDATABLE
         if bad:
             raise KeyError(f"not task fields: {sorted(bad)}")
+        fields = encode(fields)
         fields["updated_at"] = now()
-        if "argv" in fields:
-            fields["argv"] = json.dumps(fields["argv"])
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self.transaction() as db:
             db.execute(f"UPDATE tasks SET {sets} WHERE id = ?", [*fields.values(), task_id])
@@ -130,7 +133,7 @@ class Store(Database):
             old_state, old_reason = row["state"], row["reason"]
             if only_from is not None and old_state not in only_from:
                 return False
-            values = {**fields, "state": state, "reason": reason, "updated_at": stamp}
+            values = {**encode(fields), "state": state, "reason": reason, "updated_at": stamp}
             sets = ", ".join(f"{k} = ?" for k in values)
             db.execute(f"UPDATE tasks SET {sets} WHERE id = ?", [*values.values(), task_id])
             changed = (old_state, old_reason) != (state, reason)
@@ -201,7 +204,7 @@ class Store(Database):
             ).fetchone()
             if row is None or row["state"] in ("done", "failed", "killed", "lost"):
                 return False
-            values = {**fields, "updated_at": stamp}
+            values = {**encode(fields), "updated_at": stamp}
             if requests is not None:
                 values["hook_request"] = requests(row["hook_request"])
             # Already waiting at another request of the turn: that prompt stays.
