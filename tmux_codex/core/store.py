@@ -250,10 +250,15 @@ class Store(Database):
         sql = "SELECT 1 FROM events WHERE task_id = ? AND detail = ?"
         return self.db.execute(sql, (task_id, detail)).fetchone() is not None
 
-    def delete(self, task_id: int) -> None:
+    def delete(self, task_id: int, only_from: frozenset[str] | None = None) -> bool:
+        """Remove a task and its events; with ``only_from``, only from those states."""
         with self.transaction() as db:
+            row = db.execute("SELECT state FROM tasks WHERE id = ?", (task_id,)).fetchone()
+            if row is None or (only_from is not None and row["state"] not in only_from):
+                return False
             db.execute("DELETE FROM events WHERE task_id = ?", (task_id,))
             db.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
+            return True
 
     # -- events -----------------------------------------------------------
 

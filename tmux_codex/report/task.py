@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tmux_codex.core.models import Task
+from tmux_codex.report.diff import Diff, changes
 
 if TYPE_CHECKING:
     from tmux_codex.report.summary import Report
+
 from tmux_codex.tasks.context import Context, resolve
 from tmux_codex.tasks.queries import read_log
 from tmux_codex.tasks.refresh import refresh
@@ -44,3 +46,11 @@ def _build_report(task: Task) -> Report:
 
     head = "" if task.codex_session_id else strip_escapes(raw_head(task.log_path, REPORT_HEAD))
     return build(task, report_text(task), log_head=head)
+
+
+def diff_of(task: Task) -> Diff:
+    """What ``task`` changed since it began (its worktree's base, or its start commit)."""
+    if task.worktree:
+        since = task.worktree.get("base_commit") or task.start_commit
+        return changes(task.workdir, since, task.worktree.get("branch"))
+    return changes(task.workdir, task.start_commit)

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tmux_codex.core.errors import BadInput, NotPossible
-from tmux_codex.core.models import LIVE_STATES, Task
+from tmux_codex.core.models import FINAL_STATES, LIVE_STATES, Task
 from tmux_codex.core.paths import env_path, prompt_path
+from tmux_codex.core.wake import wake
 from tmux_codex.tasks.context import Context, resolve
 from tmux_codex.tasks.refresh import live_window, pane_for, refresh
 from tmux_codex.tmux.server import Tmux
@@ -255,8 +256,21 @@ def kill(
     by: str = "user",
     why: str = "killed by tmux-codex kill",
 ) -> Task:
-    """End the task's Codex; the window stays with its last screen. State ``killed``."""
-    task = _live_process(ctx, resolve(ctx, ref))
+    """End the task's Codex; the window stays with its last screen. State ``killed``.
+
+    A queued task is taken out of the queue (it never started).
+    """
+    task = resolve(ctx, ref)
+    if task.state == "queued" and ctx.store.set_state(
+        task.id, "killed", by=by, detail=f"{why}: taken out of the queue",
+        only_from=frozenset({"queued"}),
+    ):  # fmt: skip
+        _forget_files(ctx, task)
+        wake(ctx.store.home, task.id)  # the tasks that run after it fail now
+        killed = ctx.store.get(task.id)
+        assert killed is not None
+        return killed
+    task = _live_process(ctx, task)
     tmux = Tmux(task.tmux_socket)
     ctx.store.set_state(task.id, "killed", by=by, detail=why, only_from=LIVE_STATES)
     info = pane_for(task, tmux.panes())
@@ -298,7 +312,7 @@ def _kill_foreground(pid: int) -> None:
 
 def remove(ctx: Context, ref: str | None, purge: bool = False) -> Task:
     task = refresh(ctx, [resolve(ctx, ref)])[0]
-    if not task.final:
+    if not task.final and task.state != "queued":
         raise NotPossible(
             f"task {task.id} ({task.name}) is {task.state}: 'tmux-codex kill {task.id}' first"
         )
@@ -306,9 +320,16 @@ def remove(ctx: Context, ref: str | None, purge: bool = False) -> Task:
         info = pane_for(task, Tmux(task.tmux_socket).panes())
         if info is not None:
             Tmux(task.tmux_socket).kill_window(task.window_id)
-    ctx.store.delete(task.id)
-    env_path(ctx.store.home, task.id).unlink(missing_ok=True)
-    prompt_path(ctx.store.home, task.id).unlink(missing_ok=True)
+    if not ctx.store.delete(task.id, only_from=FINAL_STATES | {"queued"}):
+        raise NotPossible(f"task {task.id} ({task.name}) started meanwhile: kill it first")
+    _forget_files(ctx, task)
+    wake(ctx.store.home, task.id)
     if purge:
         Path(task.log_path).unlink(missing_ok=True)
     return task
+
+
+def _forget_files(ctx: Context, task: Task) -> None:
+    """The environment and prompt files left for the task's shim."""
+    env_path(ctx.store.home, task.id).unlink(missing_ok=True)
+    prompt_path(ctx.store.home, task.id).unlink(missing_ok=True)
