@@ -250,6 +250,13 @@ class Store(Database):
         sql = "SELECT 1 FROM events WHERE task_id = ? AND detail = ?"
         return self.db.execute(sql, (task_id, detail)).fetchone() is not None
 
+    def any_in(self, state: str) -> bool:
+        """Whether some task is in ``state`` (one indexed-free read; cheap)."""
+        return (
+            self.db.execute("SELECT 1 FROM tasks WHERE state = ? LIMIT 1", (state,)).fetchone()
+            is not None
+        )
+
     def delete(self, task_id: int, only_from: frozenset[str] | None = None) -> bool:
         """Remove a task and its events; with ``only_from``, only from those states."""
         with self.transaction() as db:

@@ -48,6 +48,7 @@ from tmux_codex.monitor.inbox import COALESCE, Inbox
 from tmux_codex.monitor.look import DEBOUNCE
 from tmux_codex.monitor.track import Track, follow
 from tmux_codex.monitor.watch import DirWatch
+from tmux_codex.tasks import queue
 from tmux_codex.tasks.context import Context
 from tmux_codex.tasks.refresh import refresh
 
@@ -77,6 +78,7 @@ class Monitor:
         self.actor = Actor(ctx, self.book, log, lambda i: self.inbox.put("policy", i), clock)
         self.feed = Feed(ctx.store)
         self._generation = 0  # cached tasks are good while this stays
+        self._slot_freed = False  # a task ended since the queue was last looked at
         self._seen_version: tuple[int, int] = (-1, -1)
 
     # -- life ---------------------------------------------------------------
@@ -107,6 +109,7 @@ class Monitor:
             except Exception:  # tmux may be briefly out of reach: the logs still lead
                 self.log("error while reconciling: " + traceback.format_exc().rstrip())
             self._notify()
+            self._queue(recover=True)  # claimed by a monitor that died, then what waits
             for task in self.store.tasks():
                 if not task.final or task.state in ("lost", "failed"):
                     self._decide(task)  # prompts already up: only now, after a fresh look
@@ -149,6 +152,8 @@ class Monitor:
             if due is not None and self.clock() >= due:
                 self._timers()
             self._notify()
+            if self._slot_freed or batch.wakes:
+                self._queue()
             for task_id in sorted(batch.again):
                 task = self.store.get(task_id)
                 if task is not None:
@@ -276,7 +281,18 @@ class Monitor:
             )
             if self.notifier is not None:
                 self.notifier.state_changed(task, event)
+            if task.final:
+                self._slot_freed = True
             self._decide(task)
+
+    def _queue(self, recover: bool = False) -> None:
+        """Start the queued tasks whose turn came (a slot freed, a dependency ended)."""
+        self._slot_freed = False
+        started = queue.recover(self.store) if recover else []
+        if self.store.any_in("queued"):
+            started += queue.promote(self.store, self.config.fleet.max_parallel)
+        for task in started:
+            self.log(f"task {task.id} ({task.name}): started from the queue")
 
     def _decide(self, task: Task) -> None:
         """Carry out what the policies say of a task that just changed state."""
