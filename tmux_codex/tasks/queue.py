@@ -51,16 +51,15 @@ def claim(store: Store, max_parallel: int) -> Claim:
             if task.state != "queued":
                 continue
             deps = [(ref, by_id.get(ref)) for ref in task.after]
-            problem = next(
-                (p for ref, dep in deps if (p := dependency_problem(task.id, dep, ref))), None
-            )
+            problem = next((p for ref, dep in deps if (p := dependency_problem(dep, ref))), None)
             if problem:
+                why = f"not started: it runs after {problem}"
                 store.set_state(
                     task.id,
                     "failed",
-                    detail=f"not started: {problem}",
+                    detail=why,
                     by=BY,
-                    error=f"not started: {problem}",
+                    error=why,
                     only_from=frozenset({"queued"}),
                 )
                 result.failed.append(task.id)

@@ -5,17 +5,18 @@ from __future__ import annotations
 from tmux_codex.core.errors import NotPossible
 from tmux_codex.core.models import LIVE_STATES, Task
 from tmux_codex.core.store import Store
+from tmux_codex.core.text import printable
 
 #: States that hold a slot: a live task with a window.
 RUNNING = LIVE_STATES - {"queued"}
 
 
-def dependency_problem(task_id: int | str, dep: Task | None, ref: int) -> str | None:
+def dependency_problem(dep: Task | None, ref: int) -> str | None:
     """Why a task that runs after ``dep`` can never start; None while it still may."""
     if dep is None:
-        return f"task {ref}, which it runs after, was removed"
+        return f"task {ref}, which was removed"
     if dep.final and dep.state != "done":
-        return f"task {dep.id} ({dep.name}), which it runs after, ended {dep.state}"
+        return f"task {dep.id} ({printable(dep.name, keep='')}), which ended {dep.state}"
     return None
 
 
@@ -30,9 +31,9 @@ def admission(store: Store, max_parallel: int, after: tuple[int, ...]) -> str | 
     waiting = False
     for ref in after:
         dep = tasks.get(ref)
-        problem = dependency_problem("new", dep, ref)
+        problem = dependency_problem(dep, ref)
         if problem:
-            raise NotPossible(f"cannot run after task {ref}: {problem.split(', which')[0]}")
+            raise NotPossible(f"cannot run after {problem}: it could never start")
         assert dep is not None
         waiting = waiting or dep.state != "done"
     if waiting:
