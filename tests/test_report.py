@@ -16,16 +16,17 @@ from pathlib import Path
 
 import pytest
 
+from tmux_codex.codex.sessions import find_rollout
+from tmux_codex.codex.tokens import Tokens, parse_tokens
 from tmux_codex.codex.transcript import render
 from tmux_codex.core.models import Task
 from tmux_codex.report.changes import FileChange, changed_files
 from tmux_codex.report.failure import error_message, log_error
-from tmux_codex.report.rollout import find_rollout, log_session_id, read_rollout, rollout_facts
+from tmux_codex.report.rollout import log_session_id, read_rollout, rollout_facts
 from tmux_codex.report.runners import parse_tests
 from tmux_codex.report.summary import Report, build
 from tmux_codex.report.testrun import TestRun
 from tmux_codex.report.text import render_text
-from tmux_codex.report.tokens import Tokens, parse_tokens
 
 OUTPUTS = Path(__file__).parent / "fixtures" / "test-output"
 

@@ -77,6 +77,9 @@ def handle(home: Path, task_id: int, event: str, payload: dict[str, Any]) -> dic
             message = _text(payload, "last_assistant_message")
             if message is not None:
                 fields["last_message"] = message
+            tokens = _tokens(task.codex_home, session or task.codex_session_id)
+            if tokens is not None:
+                fields["tokens"] = tokens
         tool_input = payload.get("tool_input")
         tool_input = tool_input if isinstance(tool_input, dict) else {}
         command = tool_input.get("command")
@@ -116,6 +119,17 @@ def handle(home: Path, task_id: int, event: str, payload: dict[str, Any]) -> dic
         if recorded and decision is not None:
             store.audit(task_id, f"{decision.detail} ({decision.rule})\n{prompt}", by="policy")
         return None
+
+
+def _tokens(codex_home: str | None, session: str | None) -> dict[str, int | None] | None:
+    """The session's token totals so far, from its rollout (bounded read); None if unknown."""
+    from tmux_codex.codex.sessions import task_tokens
+
+    try:
+        found = task_tokens(codex_home, session)
+    except Exception:  # a hook must stay quiet whatever it meets
+        return None
+    return found.brief() if found is not None else None
 
 
 def _decide(tool: str, command: str) -> Any:

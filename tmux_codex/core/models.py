@@ -92,7 +92,7 @@ class Task:
     codex_version: str | None = None  # ``codex --version`` of its binary when it (re)started
     worktree: dict[str, str] | None = None  # repo, path, branch, base, base_commit (--worktree)
     after: list[int] = field(default_factory=list)  # ids it waits for, queued (--after)
-    tokens: dict[str, int] | None = None  # input, output, total; None while unknown
+    tokens: dict[str, int | None] | None = None  # input, output, total; None while unknown
 
     @property
     def hooks(self) -> bool:

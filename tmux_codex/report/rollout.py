@@ -15,18 +15,16 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from tmux_codex.codex.tokens import Tokens, usage
 from tmux_codex.report.failure import error_message
 from tmux_codex.report.runners import parse_tests
 from tmux_codex.report.testrun import TestRun
-from tmux_codex.report.tokens import Tokens, usage
 
 __all__ = [
     "RolloutSummary",
-    "find_rollout",
     "log_session_id",
     "read_rollout",
     "rollout_facts",
@@ -48,56 +46,6 @@ _COMMAND_TOOLS = frozenset(
 )
 #: The header unified exec puts before a command's output in ``function_call_output``.
 _OUTPUT_HEADER = re.compile(r"\A(?:[A-Z][\w ]*:[^\n]*\n|Process exited[^\n]*\n)*Output:\n")
-
-
-def find_rollout(codex_home: Path, session_id: str) -> Path | None:
-    """The rollout file of a session: ``sessions/YYYY/MM/DD/rollout-…-<id>.jsonl``.
-
-    The day folders around the time inside a version-7 session id are looked
-    at first, then every day; archived sessions (``archived_sessions/``) too.
-    With several files for one id the newest wins.
-    """
-    sid = session_id.strip().lower()
-    if not re.fullmatch(_UUID, sid):
-        return None
-    name = f"rollout-*-{sid}.jsonl"
-    sessions = codex_home / "sessions"
-    folders: list[Path] = []
-    day = _uuid7_day(sid)
-    if day is not None:
-        for offset in (0, -1, 1):
-            d = day + timedelta(days=offset)
-            folders.append(sessions / f"{d:%Y}" / f"{d:%m}" / f"{d:%d}")
-    for folder in folders:
-        found = sorted(folder.glob(name)) if folder.is_dir() else []
-        if found:
-            return _newest(found)
-    for root in (sessions, codex_home / "archived_sessions"):
-        found = sorted(root.rglob(name)) if root.is_dir() else []
-        if found:
-            return _newest(found)
-    return None
-
-
-def _newest(paths: list[Path]) -> Path:
-    def mtime(path: Path) -> float:
-        try:
-            return path.stat().st_mtime
-        except OSError:
-            return 0.0
-
-    return max(paths, key=mtime)
-
-
-def _uuid7_day(sid: str) -> datetime | None:
-    """The day a version-7 UUID was made (its first 48 bits are Unix milliseconds)."""
-    if sid[14] != "7":
-        return None
-    millis = int(sid.replace("-", "")[:12], 16)
-    try:
-        return datetime.fromtimestamp(millis / 1000, timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 def _text_of(content: object) -> str:

@@ -11,7 +11,7 @@
   (:mod:`tmux_codex.report.rollout`);
 - the task's log, as readable text: test summaries when there is no rollout
   to read them from (:mod:`tmux_codex.report.runners`), the token line Codex
-  prints on exit (:mod:`tmux_codex.report.tokens`) and its last error
+  prints on exit (:mod:`tmux_codex.codex.tokens`) and its last error
   (:mod:`tmux_codex.report.failure`).
 
 :mod:`tmux_codex.report.text` renders a report for people; :meth:`Report.to_dict`
@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from tmux_codex.codex.logtext import strip_escapes
+from tmux_codex.codex.sessions import find_rollout
+from tmux_codex.codex.tokens import Tokens, parse_tokens
 from tmux_codex.core.models import FINAL_STATES, Task
 from tmux_codex.report.changes import FileChange, changed_files
 from tmux_codex.report.failure import error_message, log_error
-from tmux_codex.report.rollout import find_rollout, log_session_id, read_rollout
+from tmux_codex.report.rollout import log_session_id, read_rollout
 from tmux_codex.report.runners import parse_tests
 from tmux_codex.report.testrun import TestRun
-from tmux_codex.report.tokens import Tokens, parse_tokens
 
 __all__ = ["Report", "build"]
 

@@ -257,6 +257,27 @@ def _supervise(home: Path, store: Store, task: Task) -> int:
     return exit_code
 
 
+#: How much of a log's end is read for the token line Codex prints on exit.
+TOKENS_TAIL = 65536
+
+
+def _final_tokens(store: Store, task: Task) -> dict[str, int | None] | None:
+    """The tokens Codex counted: from its rollout, else from the line it printed on exit."""
+    from tmux_codex.codex.logtext import strip_escapes
+    from tmux_codex.codex.sessions import task_tokens
+    from tmux_codex.codex.tokens import parse_tokens
+    from tmux_codex.tasks.logfile import raw_tail
+
+    try:
+        fresh = store.get(task.id) or task
+        found = task_tokens(fresh.codex_home, fresh.codex_session_id)
+        if found is None:
+            found = parse_tokens(strip_escapes(raw_tail(task.log_path, TOKENS_TAIL)))
+    except Exception:  # what a task cost must never keep its end from the record
+        return None
+    return found.brief() if found is not None else None
+
+
 def _record_end(
     record: _Recorder,
     task: Task,
@@ -275,6 +296,9 @@ def _record_end(
     store = record.store
 
     extra: dict[str, Any] = {} if error is None else {"error": error}
+    tokens = _final_tokens(store, task)
+    if tokens is not None:
+        extra["tokens"] = tokens
 
     def write() -> None:
         with store.transaction():

@@ -30,6 +30,10 @@ class Tokens:
     cached_input: int | None = None
     reasoning_output: int | None = None
 
+    def brief(self) -> dict[str, int | None]:
+        """What a task's ``tokens`` JSON holds: ``input``, ``output``, ``total``."""
+        return {"input": self.input, "output": self.output, "total": self.total}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "input": self.input,
