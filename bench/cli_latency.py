@@ -1,6 +1,9 @@
 """How long ``tmux-codex list --json`` takes with 50 live tasks on a real tmux server.
 
-Usage: ``python bench/cli_latency.py [--tasks 50] [--runs 30]``
+Usage: ``python bench/cli_latency.py [--tasks 50] [--ended 0] [--runs 30]``
+
+``--ended 150`` first runs 150 tasks that end at once (a store of 200 tasks,
+50 live: the fleet's figure), and times ``list --all --json`` too.
 
 Starts a private tmux server and 50 tasks whose "codex" is a small fake that
 draws a Codex-like idle screen and waits, then times ``list --json`` (which
@@ -21,16 +24,19 @@ import time
 from pathlib import Path
 
 FAKE_CODEX = """#!/bin/sh
+[ "$1" = --version ] && { echo "codex-cli 0.169.0"; exit 0; }
 printf '\\033]0;Fake task | project\\007\\033]7501;state=done:app=codex\\033\\\\'
 printf '  >_ OpenAI Codex (v0.169.0)\\n\\n› %s\\n\\n• All done.\\n\\n  Worked for 1s\\n\\n' "$*"
 printf '› Ask Codex to do anything\\n\\n  mock-model default · project\\n'
 exec sleep 3600
 """
+ENDING_CODEX = '#!/bin/sh\n[ "$1" = --version ] && echo "codex-cli 0.169.0"\nexit 0\n'
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=50)
+    parser.add_argument("--ended", type=int, default=0, help="tasks that end first")
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tcx-bench-") as tmp:
@@ -57,7 +63,17 @@ def main() -> int:
         # The console script, as users run it (``python -m`` adds runpy's cost).
         script = Path(sys.executable).with_name("tmux-codex")
         cmd = [str(script)] if script.exists() else [sys.executable, "-m", "tmux_codex"]
+        ending = root / "codex-ends"
+        ending.write_text(ENDING_CODEX)
+        ending.chmod(0o755)
         try:
+            for i in range(args.ended):
+                subprocess.run(
+                    [*cmd, "start", "--mode", "tui", "--no-monitor", "-C", tmp, f"ended {i}"],
+                    env={**env, "TMUX_CODEX_CODEX": str(ending)},
+                    check=True,
+                    capture_output=True,
+                )
             for i in range(args.tasks):
                 subprocess.run(
                     [*cmd, "start", "--mode", "tui", "--no-monitor", "-C", tmp, f"task {i}"],
@@ -78,7 +94,10 @@ def main() -> int:
                 if out.count('"id"') == args.tasks:
                     break
             results = {}
-            for name, argv in (("list --json", ["list", "--json"]), ("show 1", ["show", "1"])):
+            timed = [("list --json", ["list", "--json"]), ("show 1", ["show", "1"])]
+            if args.ended:
+                timed.append(("list --all --json", ["list", "--all", "--json"]))
+            for name, argv in timed:
                 times = []
                 for _ in range(args.runs):
                     start = time.perf_counter()
@@ -92,12 +111,17 @@ def main() -> int:
                 base.append((time.perf_counter() - start) * 1000)
         finally:
             subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
-    print(f"{args.tasks} live tasks, {args.runs} runs each, {os.cpu_count()} cores")
+    print(
+        f"{args.tasks} live tasks, {args.ended} ended, {args.runs} runs each, "
+        f"{os.cpu_count()} cores"
+    )
     print(f"  python + import click:  median {statistics.median(base):6.1f} ms")
     for name, times in results.items():
+        ratio = statistics.median(times) / statistics.median(base)
         print(
-            f"  tmux-codex {name:12} median {statistics.median(times):6.1f} ms, "
-            f"p90 {sorted(times)[int(len(times) * 0.9) - 1]:6.1f} ms"
+            f"  tmux-codex {name:17} median {statistics.median(times):6.1f} ms, "
+            f"p90 {sorted(times)[int(len(times) * 0.9) - 1]:6.1f} ms, "
+            f"{ratio:.2f}x python + click"
         )
     return 0
 

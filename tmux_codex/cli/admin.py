@@ -25,7 +25,7 @@ def monitor(show_status: bool, stop: bool, detach: bool, as_json: bool) -> None:
     from tmux_codex.core.errors import NotPossible
     from tmux_codex.core.paths import state_home
     from tmux_codex.monitor import daemon
-    from tmux_codex.ui import monitor as monitor_ui
+    from tmux_codex.ui import monitoring as monitor_ui
 
     if sum((show_status, stop, detach)) > 1:
         raise BadInput("use one of --status, --stop and --detach")

@@ -1,6 +1,6 @@
 """The ``tmux-codex`` command line: the group, its entry point, errors as exit codes.
 
-Commands live by concern (``start``, ``inspect``: reading, ``act``: acting,
+Commands live by concern (``start``, ``reading``, ``act``: acting,
 ``admin``: running tmux-codex itself); each parses, calls the library and
 renders. Kept light: read commands import neither libtmux nor watchdog nor
 pyte unless they need them, so ``list`` and ``show`` start fast.
@@ -14,7 +14,7 @@ import sys
 import click
 
 from tmux_codex import __version__
-from tmux_codex.cli import act, admin, inspect
+from tmux_codex.cli import act, admin, reading
 from tmux_codex.cli.start import start
 from tmux_codex.core.errors import BadInput, DiskFull, TmuxCodexError, is_disk_full
 from tmux_codex.core.text import printable
@@ -30,9 +30,9 @@ def cli() -> None:
     """
 
 
-for command in (start, *inspect.COMMANDS, *act.COMMANDS, *admin.COMMANDS):
+for command in (start, *reading.COMMANDS, *act.COMMANDS, *admin.COMMANDS):
     cli.add_command(command)
-cli.add_command(inspect.list_cmd, "ls")
+cli.add_command(reading.list_cmd, "ls")
 
 
 def _check_utf8(args: list[str]) -> None:
