@@ -24,12 +24,13 @@ import time
 from pathlib import Path
 
 FAKE_CODEX = """#!/bin/sh
+[ "$1" = --version ] && { echo "codex-cli 0.169.0"; exit 0; }
 printf '\\033]0;Fake task | project\\007\\033]7501;state=done:app=codex\\033\\\\'
 printf '  >_ OpenAI Codex (v0.169.0)\\n\\n› %s\\n\\n• All done.\\n\\n  Worked for 1s\\n\\n' "$*"
 printf '› Ask Codex to do anything\\n\\n  mock-model default · project\\n'
 exec sleep 3600
 """
-ENDING_CODEX = "#!/bin/sh\nexit 0\n"
+ENDING_CODEX = '#!/bin/sh\n[ "$1" = --version ] && echo "codex-cli 0.169.0"\nexit 0\n'
 
 
 def main() -> int:

@@ -29,7 +29,11 @@ from pathlib import Path
 
 from _fleet import BenchError, Fleet, compile_package, fleet_env, tmux_codex_cmd
 
-FAKE_CODEX = "#!/bin/sh\nprintf 'fake codex\\n'\nexec sleep 3600\n"
+FAKE_CODEX = """#!/bin/sh
+[ "$1" = --version ] && { echo "codex-cli 0.169.0"; exit 0; }
+printf 'fake codex\\n'
+exec sleep 3600
+"""
 
 
 def _event_time(db: Path, task_id: int, state: str) -> float:

@@ -23,6 +23,7 @@ from typing import Any
 
 import libtmux
 import pytest
+import wcwidth
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -36,7 +37,16 @@ from tmux_codex.core.store import Store
 from tmux_codex.sim.scenarios import COMPLETE_TEXT
 from tmux_codex.tasks.context import Context
 from tmux_codex.tmux.server import Tmux
-from tmux_codex.ui.top import LOG_TAIL, cells, last_line, order_tasks, render_rows, run
+from tmux_codex.ui.top import (
+    LOG_TAIL,
+    cells,
+    fit,
+    last_line,
+    one_line,
+    order_tasks,
+    render_rows,
+    run,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 60.0
@@ -269,6 +279,73 @@ def test_any_task_fits_any_width(
     lines = render_rows([task], width, NOW)
     assert len(lines) == 2
     check_table(lines, width)
+
+
+def test_columns_of_wide_and_combining_characters() -> None:
+    """Columns as a terminal counts them (wcwidth): CJK and emoji two, combining marks none."""
+    assert cells("") == 0 and cells("fix-tests") == 9
+    assert cells("日本語") == 6 and cells("한글") == 4 and cells("ｶﾀｶﾅ") == 4  # half-width kana
+    assert cells("😀") == 2 and cells("ok 🚀") == 5
+    # Emoji sequences: the wider of one picture and the sum of their code points (tmux 3.3a).
+    assert cells("👍🏽") == 4 and cells("👩\u200d💻") == 4
+    for sequence in ("👍🏽", "👩\u200d💻", "🇫🇷", "❤\ufe0f"):
+        apart = sum(wcwidth.wcwidth(ch) for ch in sequence)
+        assert cells(sequence) == max(wcwidth.wcswidth(sequence), apart)
+    assert cells("e\u0301") == 1  # e + COMBINING ACUTE ACCENT: one é
+    assert cells("cafe\u0301 na\u0308ive") == 10
+    # A control character (top turns them into spaces first) counts as the space it becomes.
+    assert cells("a\x1bb") == 3 and cells("\x07") == 1
+
+
+def test_fit_cuts_at_a_whole_character() -> None:
+    assert fit("日本語", 6) == "日本語"
+    assert fit("日本語", 5) == "日本…"
+    assert fit("日本語", 4) == "日…"  # 日本 and the ellipsis would take five
+    assert fit("😀😀😀", 5) == "😀😀…" and fit("😀😀😀", 4) == "😀…"
+    # Combining marks stay with their letter: the cut falls after them.
+    assert fit("e\u0301" * 5, 3) == "e\u0301e\u0301…"
+    assert fit("abc", 0) == "" and fit("abc", 1) == "…" and fit("abc", 3) == "abc"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "👩\u200d💻 pair programming",  # a ZWJ sequence: one picture
+        "🇫🇷🇩🇪🇯🇵 flags",  # regional indicator pairs
+        "👍🏽👍🏿 skin tones",
+        "❤\ufe0f hearts ❤",  # VS16 makes the heart an emoji
+        "mixed 日本 e\u0301 😀 abc" * 3,
+    ],
+)
+def test_emoji_sequences_fit_every_width(text: str) -> None:
+    for width in range(0, cells(text) + 2):
+        cut = fit(text, width)
+        assert cells(cut) <= width, (width, cut)
+        assert cut == text or (cut.endswith("…") and text.startswith(cut[:-1])) or not width
+
+
+def test_wide_names_and_messages_keep_the_columns_aligned() -> None:
+    tasks = [
+        make_task(id=1, name="日本語", state="idle", last_message="完了しました 😀"),
+        make_task(id=2, name="ascii", state="idle", last_message="done"),
+        make_task(id=3, name="cafe\u0301", state="idle", last_message="e\u0301te\u0301"),
+    ]
+    lines = render_rows(tasks, 60, NOW)
+    check_table(lines, 60)
+    header = lines[0]
+    for column, text in (("STATE", "idle"), ("LAST", "完了しました 😀")):
+        at = cells(header[: header.index(column)])
+        assert cells(lines[1][: lines[1].index(text)]) == at, (column, lines[1])
+    assert cells(lines[3][: lines[3].index("idle")]) == cells(header[: header.index("STATE")])
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=80), width=st.integers(min_value=0, max_value=100))
+def test_fit_never_exceeds_the_width(text: str, width: int) -> None:
+    text = one_line(text)
+    cut = fit(text, width)
+    assert cells(cut) <= width
+    assert cut == text or (cut.endswith("…") and text.startswith(cut[:-1])) or not width
 
 
 # -- --once on a real fleet ---------------------------------------------------------

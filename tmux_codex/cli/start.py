@@ -1,0 +1,72 @@
+"""``start``: a new task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from tmux_codex.cli.common import context
+from tmux_codex.cli.output import print_json
+from tmux_codex.core.errors import BadInput
+
+
+@click.command()
+@click.argument("prompt", required=False)
+@click.option("-C", "--cd", "workdir", default=".", help="Working directory (default: here).")
+@click.option("-n", "--name", help="Task name (also its window's name).")
+@click.option("--mode", type=click.Choice(["exec", "tui"]), help="codex exec, or the TUI.")
+@click.option(
+    "--prompt-file",
+    type=click.File("r", encoding="utf-8"),
+    help="Read the prompt from FILE ('-' for stdin).",
+)
+@click.option("--codex-arg", "codex_args", multiple=True, help="Extra argument for codex.")
+@click.option("--no-monitor", is_flag=True, help="Do not start the monitor.")
+@click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
+def start(
+    prompt: str | None,
+    workdir: str,
+    name: str | None,
+    mode: str | None,
+    prompt_file: Any,
+    codex_args: tuple[str, ...],
+    no_monitor: bool,
+    as_json: bool,
+) -> None:
+    """Start Codex on PROMPT in a new tmux window; prints the task id."""
+    from tmux_codex.tasks.launch import StartRequest, runs_inside
+    from tmux_codex.tasks.launch import start as start_task
+
+    if prompt is not None and prompt_file is not None:
+        raise BadInput("give the prompt as an argument or with --prompt-file, not both")
+    try:
+        text = prompt_file.read() if prompt_file is not None else (prompt or "")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"the prompt file is not UTF-8 text: {exc}") from None
+    with context() as ctx:
+        req = StartRequest(
+            prompt=text, workdir=workdir, name=name, mode=mode, codex_args=codex_args
+        )
+        task = start_task(ctx.store, ctx.config, req, ctx.socket)
+        inside = runs_inside(task.workdir)
+        if inside is not None:
+            click.echo(
+                f"tmux-codex: warning: tmux-codex itself ({inside}) is inside the task's workdir, "
+                "where Codex can write: it could change what tmux-codex's hooks run",
+                err=True,
+            )
+        if not no_monitor:
+            from tmux_codex.monitor.daemon import spawn
+
+            if spawn(ctx.store.home) is None:
+                click.echo(
+                    "tmux-codex: warning: the monitor did not start; see "
+                    f"{ctx.store.home / 'monitor.log'} ('tmux-codex monitor' runs it in the "
+                    "foreground)",
+                    err=True,
+                )
+    if as_json:
+        print_json(task.to_dict())
+    else:
+        click.echo(task.id)
