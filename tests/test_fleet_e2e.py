@@ -143,7 +143,7 @@ def test_rm_keeps_unmerged_work_unless_forced(cli: Cli, codex_env: CodexEnv) -> 
     cli.run("rm", "keep", "--force", "--purge")
     assert not path.exists()
     assert "codex/keep" not in git(repo, "branch", "--list")
-    assert cli.run("show", "keep", check=False).returncode == 2
+    assert cli.run("show", "keep", check=False).returncode == 1
 
 
 def test_worktree_bad_input(cli: Cli, codex_env: CodexEnv) -> None:
@@ -225,7 +225,7 @@ def test_kill_and_rm_take_tasks_out_of_the_queue(cli: Cli, codex_env: CodexEnv) 
     assert nope.returncode == 2 and "monitor" in nope.stderr
     assert cli.json("kill", "out1")["state"] == "killed"
     cli.run("rm", "out2")
-    assert cli.run("show", "out2", check=False).returncode == 2
+    assert cli.run("show", "out2", check=False).returncode == 1
     cli.run("kill", "holder")
     assert cli.task("out1")["window_id"] is None
 

@@ -138,13 +138,18 @@ def attach(task: str | None, next_: bool, client: str | None) -> None:
 
 @click.command()
 @click.argument("task", shell_complete=complete_task)
-@click.option("--purge", is_flag=True, help="Delete its log file too.")
-def rm(task: str, purge: bool) -> None:
-    """Forget an ended task and close its window."""
-    from tmux_codex.tasks.act import remove
+@click.option("--purge", is_flag=True, help="Delete its log too, and its worktree's branch.")
+@click.option("--force", is_flag=True, help="Discard its worktree's unmerged work.")
+def rm(task: str, purge: bool, force: bool) -> None:
+    """Forget an ended (or queued) task and close its window.
+
+    A worktree task's worktree goes too, but never while it holds
+    uncommitted or unmerged work (merge it, or --force to discard it).
+    """
+    from tmux_codex.fleet.ops import remove_task
 
     with context() as ctx:
-        removed = remove(ctx, task, purge=purge)
+        removed = remove_task(ctx, task, purge=purge, force=force)
     click.echo(f"removed task {removed.id} ({printable(removed.name, keep='')})")
 
 

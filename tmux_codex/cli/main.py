@@ -14,7 +14,7 @@ import sys
 import click
 
 from tmux_codex import __version__
-from tmux_codex.cli import act, admin, reading
+from tmux_codex.cli import act, admin, fleet, reading
 from tmux_codex.cli.start import start
 from tmux_codex.core.errors import BadInput, DiskFull, TmuxCodexError, is_disk_full
 from tmux_codex.core.text import printable
@@ -30,7 +30,7 @@ def cli() -> None:
     """
 
 
-for command in (start, *reading.COMMANDS, *act.COMMANDS, *admin.COMMANDS):
+for command in (start, *fleet.COMMANDS, *reading.COMMANDS, *act.COMMANDS, *admin.COMMANDS):
     cli.add_command(command)
 cli.add_command(reading.list_cmd, "ls")
 

@@ -22,6 +22,10 @@ from tmux_codex.core.errors import BadInput
     help="Read the prompt from FILE ('-' for stdin).",
 )
 @click.option("--codex-arg", "codex_args", multiple=True, help="Extra argument for codex.")
+@click.option("--worktree", is_flag=True, help="Run in a new git worktree of -C's repository.")
+@click.option("--branch", help="The worktree's new branch (default: [fleet] branch_prefix + name).")
+@click.option("--base", help="What the worktree's branch starts from (default: the checkout's).")
+@click.option("--after", "after", help="Start once these tasks are done (TASK[,TASK...]).")
 @click.option("--no-monitor", is_flag=True, help="Do not start the monitor.")
 @click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
 def start(
@@ -31,12 +35,20 @@ def start(
     mode: str | None,
     prompt_file: Any,
     codex_args: tuple[str, ...],
+    worktree: bool,
+    branch: str | None,
+    base: str | None,
+    after: str | None,
     no_monitor: bool,
     as_json: bool,
 ) -> None:
-    """Start Codex on PROMPT in a new tmux window; prints the task id."""
+    """Start Codex on PROMPT in a new tmux window; prints the task id.
+
+    With [fleet] max_parallel tasks running, or --after tasks not done yet,
+    the task waits 'queued' and the monitor starts it when its turn comes.
+    """
+    from tmux_codex.fleet.start import after_ids, start_task
     from tmux_codex.tasks.launch import StartRequest, runs_inside
-    from tmux_codex.tasks.launch import start as start_task
 
     if prompt is not None and prompt_file is not None:
         raise BadInput("give the prompt as an argument or with --prompt-file, not both")
@@ -46,9 +58,17 @@ def start(
         raise BadInput(f"the prompt file is not UTF-8 text: {exc}") from None
     with context() as ctx:
         req = StartRequest(
-            prompt=text, workdir=workdir, name=name, mode=mode, codex_args=codex_args
+            prompt=text,
+            workdir=workdir,
+            name=name,
+            mode=mode,
+            codex_args=codex_args,
+            after=after_ids(ctx, after),
+            may_queue=not no_monitor,
         )
-        task = start_task(ctx.store, ctx.config, req, ctx.socket)
+        task = start_task(
+            ctx.store, ctx.config, req, ctx.socket, worktree=worktree, branch=branch, base=base
+        )
         inside = runs_inside(task.workdir)
         if inside is not None:
             click.echo(

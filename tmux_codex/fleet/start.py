@@ -15,12 +15,30 @@ from dataclasses import replace
 from pathlib import Path
 
 from tmux_codex.core.config import Config
-from tmux_codex.core.errors import BadInput
+from tmux_codex.core.errors import BadInput, TaskNotFound
 from tmux_codex.core.models import Task
 from tmux_codex.core.paths import ensure_dir, worktrees_dir
 from tmux_codex.core.store import Store
 from tmux_codex.fleet import worktrees
+from tmux_codex.tasks.context import Context, resolve
 from tmux_codex.tasks.launch import StartRequest, default_name, start, validate
+
+
+def after_ids(ctx: Context, refs: str | None) -> tuple[int, ...]:
+    """The ids of ``--after TASK[,TASK...]``; a task that does not exist is bad input."""
+    if refs is None:
+        return ()
+    ids: list[int] = []
+    for ref in refs.split(","):
+        if not ref.strip():
+            raise BadInput(f"--after {refs!r}: an empty task name")
+        try:
+            found = resolve(ctx, ref.strip())
+        except TaskNotFound as exc:
+            raise BadInput(f"--after: {exc}") from None
+        if found.id not in ids:
+            ids.append(found.id)
+    return tuple(ids)
 
 
 def worktree_home(store: Store, config: Config) -> Path:

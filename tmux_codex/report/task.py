@@ -48,8 +48,9 @@ def _build_report(task: Task) -> Report:
     return build(task, report_text(task), log_head=head)
 
 
-def diff_of(task: Task) -> Diff:
-    """What ``task`` changed since it began (its worktree's base, or its start commit)."""
+def task_diff(ctx: Context, ref: str | None) -> Diff:
+    """What a task changed since it began (its worktree's base, or its start commit)."""
+    task = resolve(ctx, ref)
     if task.worktree:
         since = task.worktree.get("base_commit") or task.start_commit
         return changes(task.workdir, since, task.worktree.get("branch"))
