@@ -104,7 +104,7 @@ def test_three_worktree_tasks_in_parallel_diff_and_merge(cli: Cli, codex_env: Co
     cli.run("merge", "w1")
     assert (repo / "file1.txt").read_text() == "1\n"
     assert git(repo, "rev-parse", "HEAD") != before
-    events = cli.json_lines("events", "w1", "--json")
+    events = cli.json_lines("events", "--task", "w1", "--json")
     assert any("merged codex/w1 into main" in (e["detail"] or "") for e in events)
     cli.run("merge", "w2", "--squash", "--message", "two, squashed")
     assert git(repo, "log", "-1", "--format=%s") == "two, squashed"
@@ -223,7 +223,8 @@ def test_kill_and_rm_take_tasks_out_of_the_queue(cli: Cli, codex_env: CodexEnv) 
     assert killed["state"] == removed["state"] == "queued"
     nope = cli.run("start", "-C", str(work), "--no-monitor", "z", check=False)
     assert nope.returncode == 2 and "monitor" in nope.stderr
-    assert cli.json("kill", "out1")["state"] == "killed"
+    cli.run("kill", "out1")
+    assert cli.task("out1")["state"] == "killed"
     cli.run("rm", "out2")
     assert cli.run("show", "out2", check=False).returncode == 1
     cli.run("kill", "holder")

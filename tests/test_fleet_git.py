@@ -113,7 +113,10 @@ def test_state_and_remove_protect_work(repo: Path) -> None:
     assert held.status.staged == ("staged.txt",)
     assert held.status.unstaged == ("shared.txt",)
     assert held.status.untracked == ("new.txt",)
-    assert held.describe() == "3 uncommitted files (1 staged, 1 unstaged, 1 untracked)"
+    assert held.describe() == (
+        "3 uncommitted files (1 staged, 1 unstaged, 1 untracked: 'new.txt', 'shared.txt', "
+        "'staged.txt')"
+    )
     with pytest.raises(NotPossible, match=r"holds 3 uncommitted files .*--force to discard"):
         remove(wt)
     commit_all(wt.path, "work")

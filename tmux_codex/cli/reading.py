@@ -181,12 +181,13 @@ def report(task: str | None, as_json: bool) -> None:
 )
 def status(fmt: str) -> None:
     """Counts of tasks per state, from the store (fast; for status lines)."""
-    from tmux_codex.tasks.queries import status_counts, status_line
+    from tmux_codex.tasks.queries import fleet_tokens, status_counts, status_line
 
     with context() as ctx:
         counts = status_counts(ctx)
+        tokens = fleet_tokens(ctx) if fmt == "json" else None
     if fmt == "json":
-        print_json(counts)
+        print_json({**counts, "tokens": tokens})
     elif fmt == "tmux":
         click.echo(status_line(counts))
     else:

@@ -100,7 +100,11 @@ class State:
                 if names
             ]
             count = len(self.status.files)
-            parts.append(f"{count} uncommitted file{'s' * (count != 1)} ({', '.join(kinds)})")
+            shown = ", ".join(repr(name) for name in self.status.files[:3])
+            more = f", {count - 3} more" if count > 3 else ""
+            parts.append(
+                f"{count} uncommitted file{'s' * (count != 1)} ({', '.join(kinds)}: {shown}{more})"
+            )
         if self.unmerged:
             count = len(self.ahead)
             parts.append(f"{count} unmerged commit{'s' * (count != 1)}")

@@ -107,6 +107,17 @@ def status_counts(ctx: Context) -> dict[str, int]:
     return counts
 
 
+def fleet_tokens(ctx: Context) -> dict[str, int]:
+    """Tokens of every task in the store, added up (tasks whose count is unknown add nothing)."""
+    totals = {"input": 0, "output": 0, "total": 0, "tasks": 0}
+    for task in ctx.store.tasks():
+        if task.tokens:
+            totals["tasks"] += 1
+            for key in ("input", "output", "total"):
+                totals[key] += task.tokens.get(key) or 0
+    return totals
+
+
 def status_line(counts: dict[str, int]) -> str:
     """A short ``status-right`` segment, e.g. ``codex: 1! 3⚙``; empty with no tasks to show."""
     merged: dict[str, int] = {}
