@@ -9,7 +9,7 @@ from collections.abc import Callable
 import click
 
 from tmux_codex.core.models import Task, age
-from tmux_codex.core.text import printable
+from tmux_codex.core.text import printable, tokens_text
 
 
 def print_json(data: object) -> None:
@@ -24,11 +24,25 @@ def write_bytes(data: bytes) -> None:
 
 
 def task_table(tasks: list[Task]) -> str:
-    """``list``'s table: ID, NAME, STATE, MODE, AGE, WORKDIR (the last column not padded)."""
-    rows = [("ID", "NAME", "STATE", "MODE", "AGE", "WORKDIR")]
+    """``list``'s table: ID, NAME, STATE, MODE, AGE, [TOKENS,] [BRANCH,] WORKDIR.
+
+    TOKENS when some task's count is known, BRANCH when some task has a
+    worktree; a queued task's WORKDIR says what it waits for. The last column
+    is not padded.
+    """
+    tokens = any(t.tokens for t in tasks)
+    branches = any(t.worktree for t in tasks)
+    head = ["ID", "NAME", "STATE", "MODE", "AGE"]
+    head += ["TOKENS"] * tokens + ["BRANCH"] * branches + ["WORKDIR"]
+    rows = [tuple(head)]
     for t in tasks:
         name, workdir = printable(t.name, keep=""), printable(t.workdir, keep="")
-        rows.append((str(t.id), name, t.label, t.mode, age(t.created_at), workdir))
+        if t.state == "queued" and t.after:
+            workdir += "  (after " + ", ".join(str(i) for i in t.after) + ")"
+        row = [str(t.id), name, t.label, t.mode, age(t.created_at)]
+        row += [tokens_text(t.tokens)] * tokens
+        row += [printable((t.worktree or {}).get("branch", "-"), keep="")] * branches
+        rows.append((*row, workdir))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join(
         "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + "  " + row[-1]
@@ -40,6 +54,12 @@ def task_fields(task: Task) -> list[str]:
     """``show``'s lines: ``key: value`` for each field that has one, continued lines indented."""
     lines = []
     for key, value in task.to_dict().items():
+        if value is None or value == []:
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
         if value is not None:
             text = printable(str(value)).replace("\n", "\n" + " " * 19)
             lines.append(f"{key + ':':18} {text}")

@@ -26,3 +26,19 @@ def printable(text: str, keep: str = "\n\t") -> str:
         _visible(ch) if (ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F) and ch not in keep else ch
         for ch in text
     )
+
+
+def count(n: int | None) -> str:
+    """A count in a few characters: ``950``, ``12.3k``, ``4.5M``; ``-`` when unknown."""
+    if n is None:
+        return "-"
+    for unit, size in (("M", 1_000_000), ("k", 1_000)):
+        if n >= size:
+            value = f"{n / size:.1f}".removesuffix(".0") if n < 100 * size else str(n // size)
+            return value + unit
+    return str(n)
+
+
+def tokens_text(tokens: dict[str, int | None] | None) -> str:
+    """A task's tokens in a column: the total, ``-`` while unknown."""
+    return count(tokens.get("total")) if tokens else "-"

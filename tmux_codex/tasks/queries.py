@@ -94,6 +94,7 @@ STATUS_MARKS = (
     ("working", "⚙"),
     ("starting", "⚙"),
     ("idle", "·"),
+    ("queued", "⏸"),
     ("failed", "✗"),
     ("lost", "?"),
 )

@@ -41,10 +41,19 @@ def last_line(task: Task) -> str:
         text = task.last_message or ""
     elif task.state == "failed":
         text = task.error or ""
+    elif task.state == "queued":
+        return _queued(task)
     text = one_line(text) or _log_line(task.log_path)
     if not text and task.state == "failed" and task.exit_code is not None:
         text = f"exit status {task.exit_code}"
     return one_line(text)
+
+
+def _queued(task: Task) -> str:
+    """What a queued task waits for."""
+    if task.reason == "after" and task.after:
+        return "waits for task " + ", ".join(str(i) for i in task.after) + " to be done"
+    return "waits for a free slot ([fleet] max_parallel)"
 
 
 def _prompt_line(prompt: str) -> str:
