@@ -307,3 +307,31 @@ def test_tokens_of_an_exec_and_a_tui_task(cli: Cli, codex_env: CodexEnv) -> None
     assert listed["ex"]["total"] >= 1280
     status = json.loads(cli.run("status", "--format", "json").stdout)
     assert status["tokens"]["total"] >= 2560
+
+
+def test_a_tui_worktree_task_is_trusted_and_resumes_in_its_worktree(
+    cli: Cli, codex_env: CodexEnv
+) -> None:
+    repo = codex_env.workdir("untrusted", trusted=False)  # Codex would ask to trust it
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "a.txt").write_text("a\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a")
+    task = cli.json(
+        "start", "--mode", "tui", "--worktree", "-C", str(repo), "-n", "tt",
+        "[scenario:complete] hello",
+    )  # fmt: skip
+    assert cli.wait_state("tt", "idle", "waiting", timeout=90)["state"] == "idle"
+    events = cli.json_lines("events", "--task", "tt", "--json")
+    assert not [e for e in events if e["reason"] == "trust"], events
+    cli.run("kill", "tt")
+    resumed = cli.run("resume", "tt", "[scenario:complete] again")
+    assert resumed.returncode == 0
+    again = cli.wait_state("tt", "idle", timeout=90)
+    assert again["workdir"] == task["workdir"] == task["worktree"]["path"]
+    assert again["attempt"] == 2
+
+
+def test_doctor_checks_git(cli: Cli) -> None:
+    out = cli.run("doctor", check=False).stdout
+    assert any(line.split()[:2] == ["ok", "git"] for line in out.splitlines()), out

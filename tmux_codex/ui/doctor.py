@@ -234,6 +234,28 @@ def check_notify_send(wanted: bool) -> Check:
     return Check("notify-send", OK, "not installed (only needed for [notify] desktop = true)")
 
 
+def check_git() -> Check:
+    """git, for worktree tasks, ``diff`` and ``merge`` (which needs ``merge-tree``, 2.38+)."""
+    from tmux_codex.core import git
+    from tmux_codex.core.errors import TmuxCodexError
+
+    if shutil.which("git") is None:
+        return Check("git", WARN, "not found: --worktree, diff and merge need git 2.38 or newer")
+    try:
+        version = git.git_version()
+    except (TmuxCodexError, OSError) as exc:
+        return Check("git", WARN, f"cannot run git --version: {exc}")
+    shown = ".".join(map(str, version))
+    if version[:2] < git.MERGE_TREE_VERSION:
+        return Check(
+            "git",
+            WARN,
+            f"git {shown}: merge needs 2.38 or newer (merge-tree --write-tree); "
+            "--worktree and diff work",
+        )
+    return Check("git", OK, f"git {shown}: worktrees, diff and merge")
+
+
 def run_checks(home: Path, config_path: Path) -> list[Check]:
     from tmux_codex.core.config import Config
 
@@ -247,6 +269,7 @@ def run_checks(home: Path, config_path: Path) -> list[Check]:
         config_check,
         check_state_dir(home),
         check_monitor(home),
+        check_git(),
         check_notify_send(config.notify.desktop),
     ]
 
