@@ -116,3 +116,22 @@ def test_max_resumes_policy(
     assert resumed["codex_session_id"] == stored(cli, task)["codex_session_id"]
     fired = [e for e in events(cli, task) if e["by"] == "policy"]
     assert fired[0]["detail"].startswith("resumed Codex session ")
+
+
+def test_resume_replaces_tmux_codex_own_flags_only() -> None:
+    from tmux_codex.core.models import Task
+    from tmux_codex.tasks.resume import resume_argv
+
+    old = [
+        "codex", "-a", "on-request", "-c", "model=kept",
+        "-c", 'notify=["/old/python", "-I", "-m", "tmux_codex.notify_hook"]',
+        "-c", 'hooks.stop=[{"hooks": [{"command": "old -m tmux_codex.hook"}]}]',
+        "-c", "hooks.state={}", "-C", "/w", "--", "first prompt",
+    ]  # fmt: skip
+    task = Task(1, "t", "killed", "tui", "/w", old, "", "", "/l", codex_session_id="sid")
+    own = ["-c", "notify=NEW", "-c", "hooks.stop=NEW"]
+    assert resume_argv(task, "go", own) == [
+        "codex", "-a", "on-request", "-c", "model=kept", *own,
+        "-C", "/w", "resume", "--", "sid", "go",
+    ]  # fmt: skip
+    assert resume_argv(task, None)[:9] == old[:9]  # without own: kept as they were

@@ -5,7 +5,7 @@ Codex draws the same things again and again without doing anything: the
 silent, and its whole screen (the transcript, re-wrapped to the new width,
 long paths shortened with ``…``) whenever a client attaches or the window is
 resized. None of that is progress. A task progresses when it draws a word
-that is neither a piece of the live status line (:func:`classify.drawn_words`)
+that is neither a piece of the live status line (:func:`output.drawn_words`)
 nor among what it drew lately: streamed text, a tool's output, a counter that
 moves.
 

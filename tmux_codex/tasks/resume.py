@@ -14,6 +14,7 @@ import os
 import time
 from pathlib import Path
 
+from tmux_codex.codex.hooks import codex_flags, definitions
 from tmux_codex.codex.logtext import RESUME_SEPARATOR, SEPARATOR_LEAD
 from tmux_codex.codex.output import visible_text
 from tmux_codex.codex.probe import installed_version
@@ -22,7 +23,7 @@ from tmux_codex.core.errors import NotPossible
 from tmux_codex.core.models import FINAL_STATES, Task, now
 from tmux_codex.core.wake import wake
 from tmux_codex.tasks.context import Context, resolve
-from tmux_codex.tasks.launch import open_window, write_prompt
+from tmux_codex.tasks.launch import notify_arg, open_window, write_prompt
 from tmux_codex.tasks.refresh import pane_for as _pane_for
 from tmux_codex.tasks.refresh import refresh
 from tmux_codex.tmux.server import Tmux
@@ -33,11 +34,14 @@ _VERIFY_READ = 4 << 20
 DEFAULT_EXEC_PROMPT = "Continue the task where you left off."
 
 
-def resume_argv(task: Task, prompt: str | None) -> list[str]:
+def resume_argv(task: Task, prompt: str | None, own: list[str] | None = None) -> list[str]:
     """Codex's argv to resume the task's session: its flags as before, then ``resume``.
 
     A task's argv always ends ``-C WORKDIR [resume] -- …``; everything before
-    that (codex, its flags, ``--codex-arg`` values, the notify hook) is kept.
+    that (codex, its flags, ``--codex-arg`` values) is kept, except that
+    tmux-codex's own ``-c notify=…``/``-c hooks.…`` flags are replaced by
+    ``own`` when given: the programs they run are this tmux-codex's (its
+    Python, its module paths), not those of the one that started the task.
     """
     assert task.codex_session_id is not None
     argv = task.argv
@@ -53,7 +57,23 @@ def resume_argv(task: Task, prompt: str | None) -> list[str]:
         raise NotPossible(f"task {task.id} has no recorded Codex command line to resume with")
     # exec: "-", the prompt comes on stdin (see write_prompt)
     tail = ["-"] if task.mode == "exec" else [prompt] if prompt else []
-    return [*argv[:cut], "-C", task.workdir, "resume", "--", task.codex_session_id, *tail]
+    head = argv[:cut]
+    if own is not None:
+        head = _without_own_flags(head) + own
+    return [*head, "-C", task.workdir, "resume", "--", task.codex_session_id, *tail]
+
+
+def _without_own_flags(argv: list[str]) -> list[str]:
+    """``argv`` without the ``-c notify=…`` and ``-c hooks.…`` pairs tmux-codex adds."""
+    kept: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "-c" and i + 1 < len(argv) and argv[i + 1].startswith(("notify=", "hooks.")):
+            i += 2
+            continue
+        kept.append(argv[i])
+        i += 1
+    return kept
 
 
 def separator_bytes(attempt: int, at: str) -> bytes:
@@ -88,7 +108,9 @@ def resume(
             f"task {task.id} ({task.name}) has no known Codex session id, so it cannot be "
             "resumed; start a new task instead"
         )
-    argv = resume_argv(task, prompt)
+    home = ctx.store.home
+    own = ["-c", notify_arg(home, task.id), *codex_flags(definitions(home, task.id))]
+    argv = resume_argv(task, prompt, own)
     attempt = task.attempt + 1
     if task.mode == "exec":
         write_prompt(ctx.store.home, task.id, prompt or DEFAULT_EXEC_PROMPT)
