@@ -109,7 +109,11 @@ class Monitor:
             except Exception:  # tmux may be briefly out of reach: the logs still lead
                 self.log("error while reconciling: " + traceback.format_exc().rstrip())
             self._notify()
-            self._queue(recover=True)  # claimed by a monitor that died, then what waits
+            try:
+                self._queue(recover=True)  # claimed by a monitor that died, then what waits
+            except Exception:  # the next turn tries again (a wake, a task that ends)
+                self.log("error while starting queued tasks: " + traceback.format_exc().rstrip())
+                self._slot_freed = True
             for task in self.store.tasks():
                 if not task.final or task.state in ("lost", "failed"):
                     self._decide(task)  # prompts already up: only now, after a fresh look
