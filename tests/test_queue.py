@@ -105,3 +105,23 @@ def test_a_queued_task_is_json_with_its_after_list(store: Store) -> None:
     assert (data["state"], data["reason"], data["after"]) == ("queued", "after", [first])
     assert data["worktree"] is None and data["tokens"] is None
     assert store.events(waiting)[0].detail == "queued"
+
+
+def test_a_task_waiting_for_a_slot_survives_its_done_dependency_removed(store: Store) -> None:
+    first = add(store, "done")
+    add(store, "working")
+    waiting = add(store, "queued", [first], reason="after")
+    assert queue.claim(store, 1).started == []  # its dependency is done: now a slot
+    assert store.delete(first)  # merged, then rm: the natural flow
+    decided = queue.claim(store, 1)
+    assert decided.failed == [] and store.get(waiting).state == "queued"  # type: ignore[union-attr]
+    assert [t.id for t in queue.claim(store, 0).started] == [waiting]
+
+
+def test_recovery_finds_every_claimed_task_without_a_window(store: Store) -> None:
+    stuck = add(store, "queued", reason="slot")
+    queue.claim(store, 0)
+    store.set_state(stuck, "waiting", reason="approval", by="hook")  # a hook spoke meanwhile
+    assert [t.id for t in queue.claimed_without_window(store)] == [stuck]
+    plain = add(store, "starting")  # started by 'start', which records its window itself
+    assert plain not in [t.id for t in queue.claimed_without_window(store)]

@@ -87,6 +87,28 @@ def test_concurrent_writers_from_many_processes(tmp_path: Path) -> None:
     db.close()
 
 
+def _open_new(home: str, go: Any) -> str:
+    go.wait()
+    try:
+        Store(Path(home)).close()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "ok"
+
+
+def test_many_processes_open_a_new_store_at_once(tmp_path: Path) -> None:
+    """None of them sees "database is locked" while another turns WAL on or migrates."""
+    spawn = multiprocessing.get_context("spawn")
+    for round_ in range(3):
+        home = tmp_path / f"home{round_}"
+        with spawn.Manager() as manager:
+            go = manager.Event()
+            with spawn.Pool(12) as pool:
+                pending = pool.starmap_async(_open_new, [(str(home), go)] * 12)
+                go.set()
+                assert pending.get(timeout=120) == ["ok"] * 12
+
+
 def test_delete_removes_events(tmp_path: Path) -> None:
     with Store(tmp_path) as store:
         t = store.add_task(fields(), None, "t")

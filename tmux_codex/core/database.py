@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,11 +59,7 @@ class Database:
         try:
             self.db.row_factory = sqlite3.Row
             self.db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
-            self._check_version()  # before anything is written
-            if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
+            self._set_up(busy_ms / 1000)
         except sqlite3.DatabaseError as exc:
             self.db.close()
             if is_disk_full(exc):
@@ -73,6 +70,30 @@ class Database:
             if is_disk_full(exc) and not isinstance(exc, DiskFull):
                 raise DiskFull(home, exc) from None
             raise
+
+    def _set_up(self, patience: float) -> None:
+        """Check the version, turn WAL on, migrate; a store that others open at once waits.
+
+        SQLite does not always call its busy handler while another connection
+        changes the journal mode or migrates a new file: "database is locked"
+        comes at once. That is waited out here, for up to ``patience`` seconds.
+        """
+        deadline = time.monotonic() + patience
+        pause = 0.01
+        while True:
+            try:
+                self._check_version()  # before anything is written
+                if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute("PRAGMA synchronous = NORMAL")
+                self._migrate()
+                return
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or time.monotonic() >= deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.2)
 
     def close(self) -> None:
         self.db.close()

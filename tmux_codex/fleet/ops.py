@@ -53,19 +53,28 @@ def remove_task(ctx: Context, ref: str | None, purge: bool = False, force: bool 
     """``rm``: the task's record (and with ``purge`` its log); its worktree with it.
 
     A worktree holding uncommitted or unmerged work is refused unless
-    ``force``; ``purge`` also deletes its branch (merged, or forced).
+    ``force``; ``purge`` also deletes its branch (merged, or forced). The
+    worktree goes first: when git cannot remove it, the task stays on record.
     """
-    task = resolve(ctx, ref)
+    task = refresh(ctx, [resolve(ctx, ref)])[0]
+    label = f"task {task.id} ({printable(task.name, keep='')})"
+    if not task.final and task.state != "queued":
+        raise NotPossible(f"{label} is {task.state}: 'tmux-codex kill {task.id}' first")
     wt = worktree_of(task)
-    if wt is not None and not force:
+    if wt is None:
+        return remove_record(ctx, str(task.id), purge=purge)
+    if not force:
         held = state(wt)
         if held.holds_work:
             raise NotPossible(
-                f"task {task.id}'s worktree {wt.path} (branch {wt.branch}) holds "
+                f"{label}'s worktree {wt.path} (branch {wt.branch}) holds "
                 f"{held.describe()}: 'tmux-codex merge {task.id}' first, or rm --force "
                 "to discard it"
             )
-    removed = remove_record(ctx, ref, purge=purge)
-    if wt is not None:
-        remove(wt, force=force, purge=purge)
-    return removed
+    if task.state == "queued" and not ctx.store.set_state(
+        task.id, "killed", by="user", detail="taken out of the queue by rm",
+        only_from=frozenset({"queued"}),
+    ):  # fmt: skip
+        raise NotPossible(f"{label} started meanwhile: kill it first")
+    remove(wt, force=force, purge=purge)
+    return remove_record(ctx, str(task.id), purge=purge)

@@ -37,10 +37,11 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from tmux_codex.core import config as config_mod
 from tmux_codex.core.errors import TmuxCodexError
 from tmux_codex.core.lock import Lock
 from tmux_codex.core.models import Task, now
-from tmux_codex.core.paths import ensure_dir, logs_dir, wake_dir
+from tmux_codex.core.paths import config_path, ensure_dir, logs_dir, wake_dir
 from tmux_codex.monitor import decide, look, read, timers
 from tmux_codex.monitor.act import Actor
 from tmux_codex.monitor.changes import Feed
@@ -294,9 +295,16 @@ class Monitor:
         self._slot_freed = False
         started = queue.recover(self.store) if recover else []
         if self.store.any_in("queued"):
-            started += queue.promote(self.store, self.config.fleet.max_parallel)
+            started += queue.promote(self.store, self._max_parallel())
         for task in started:
             self.log(f"task {task.id} ({task.name}): started from the queue")
+
+    def _max_parallel(self) -> int:
+        """``[fleet] max_parallel`` as the config file says now (``start`` reads it so too)."""
+        try:
+            return config_mod.load(config_path()).fleet.max_parallel
+        except TmuxCodexError:  # a config broken since: the one the monitor started with
+            return self.config.fleet.max_parallel
 
     def _decide(self, task: Task) -> None:
         """Carry out what the policies say of a task that just changed state."""

@@ -109,7 +109,9 @@ def codex_argv(
 
 def trust_arg(workdir: str) -> str:
     """The ``-c`` value that trusts ``workdir`` for one Codex run (nothing written to disk)."""
-    return "projects={" + json.dumps(workdir, ensure_ascii=False) + '={trust_level="trusted"}}'
+    # JSON's escapes are TOML's, but for DEL, which TOML wants escaped and JSON does not.
+    key = json.dumps(workdir, ensure_ascii=False).replace("\x7f", "\\u007f")
+    return "projects={" + key + '={trust_level="trusted"}}'
 
 
 def default_name(prompt: str) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from tmux_codex.core.models import Task
 from tmux_codex.core.store import Store
 from tmux_codex.core.wake import wake
-from tmux_codex.tasks.launch import open_window
+from tmux_codex.tasks.launch import git_head, open_window
 from tmux_codex.tasks.slots import RUNNING, dependency_problem
 from tmux_codex.tmux.server import Tmux
 
@@ -50,7 +50,8 @@ def claim(store: Store, max_parallel: int) -> Claim:
         for task in tasks:
             if task.state != "queued":
                 continue
-            deps = [(ref, by_id.get(ref)) for ref in task.after]
+            # Waiting for a slot: its dependencies were all done (one removed since is fine).
+            deps = [] if task.reason == "slot" else [(ref, by_id.get(ref)) for ref in task.after]
             problem = next((p for ref, dep in deps if (p := dependency_problem(dep, ref))), None)
             if problem:
                 why = f"not started: it runs after {problem}"
@@ -83,8 +84,14 @@ def claim(store: Store, max_parallel: int) -> Claim:
 
 
 def launch(store: Store, task: Task) -> Task | None:
-    """Open the window of a claimed task; on failure it is ``failed``, saying why."""
+    """Open the window of a claimed task; on failure it is ``failed``, saying why.
+
+    A task in a plain workdir begins now: its start commit is the workdir's
+    ``HEAD`` now, not when it was queued (a worktree task's is its base's).
+    """
     try:
+        if not task.worktree:
+            store.update(task.id, start_commit=git_head(task.workdir))
         return open_window(store, task, environment=False)
     except Exception as exc:
         with contextlib.suppress(Exception):
@@ -110,19 +117,19 @@ def promote(store: Store, max_parallel: int) -> list[Task]:
 
 
 def claimed_without_window(store: Store) -> list[Task]:
-    """Tasks the queue claimed whose window was never recorded (their claimer died)."""
+    """Live tasks the queue claimed whose window was never recorded (their claimer died)."""
     found = []
     for task in store.tasks(include_final=False):
-        if task.state != "starting" or task.window_id:
+        if task.state == "queued" or task.window_id:
             continue
-        events = store.events(task.id)
-        if events and events[-1].by == BY and events[-1].detail == CLAIMED:
+        if any(e.by == BY and e.detail == CLAIMED for e in store.events(task.id)):
             found.append(task)
     return found
 
 
 def recover(store: Store) -> list[Task]:
-    """Finish starting the tasks a dead monitor claimed: adopt the window tmux made, or open it."""
+    """Finish starting the tasks a dead monitor claimed: adopt the window tmux made, or
+    open it; one that got on without a window on record is ``lost``."""
     started = []
     for task in claimed_without_window(store):
         pane = None
@@ -137,8 +144,16 @@ def recover(store: Store) -> list[Task]:
             adopted = store.get(task.id)
             if adopted is not None:
                 started.append(adopted)
-            continue
-        opened = launch(store, task)
-        if opened is not None:
-            started.append(opened)
+        elif task.state == "starting" and task.shim_pid is None:
+            opened = launch(store, task)
+            if opened is not None:
+                started.append(opened)
+        else:
+            store.set_state(
+                task.id,
+                "lost",
+                by=BY,
+                detail="started from the queue, but its window was never recorded",
+                only_from=frozenset({task.state}),
+            )
     return started
