@@ -48,12 +48,13 @@ def start(
     the task waits 'queued' and the monitor starts it when its turn comes.
     """
     from tmux_codex.fleet.start import after_ids, start_task
-    from tmux_codex.tasks.launch import StartRequest, runs_inside
+    from tmux_codex.tasks.launch import MAX_PROMPT_BYTES, StartRequest, runs_inside
 
     if prompt is not None and prompt_file is not None:
         raise BadInput("give the prompt as an argument or with --prompt-file, not both")
     try:
-        text = prompt_file.read() if prompt_file is not None else (prompt or "")
+        # Bounded: a prompt longer than start takes is bad input, not a file read whole.
+        text = prompt_file.read(MAX_PROMPT_BYTES + 1) if prompt_file is not None else (prompt or "")
     except UnicodeDecodeError as exc:
         raise BadInput(f"the prompt file is not UTF-8 text: {exc}") from None
     with context() as ctx:
