@@ -39,7 +39,7 @@ def main() -> int:
     parser.add_argument("--ended", type=int, default=0, help="tasks that end first")
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="tcx-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="tcx-bench-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
         fake = root / "codex"
         fake.write_text(FAKE_CODEX)
