@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.gitbed import git_home, repo
+from tests.gitbed import g, git_home, repo
 from tmux_codex.core.errors import BadInput
-from tmux_codex.fleet.batch import BatchTask, load, parse
+from tmux_codex.fleet.batch import MAX_BATCH_BYTES, BatchTask, load, parse
+from tmux_codex.tasks.launch import MAX_PROMPT_BYTES
 
 __all__ = ["git_home", "repo"]  # fixtures
 
@@ -102,6 +105,15 @@ BAD = [
     ('[[task]]\nname = "x"', r'"x"\): give exactly one of "prompt" and "prompt_file"'),
     ('[[task]]\nname = "x"\nprompt = "p"\nprompt_file = "f"', r"exactly one of"),
     ('[[task]]\nname = "x"\nprompt = "  "', r'task 1 \(name "x"\): the prompt is empty'),
+    ('[[task]]\nname = "x"\nprompt = "-"', r"task 1 \(name \"x\"\): a prompt of '-' makes codex"),
+    (
+        '[[task]]\nname = "x"\nprompt = "a\\u0000b"',
+        r'task 1 \(name "x"\): the prompt contains a NUL',
+    ),
+    (
+        f'[[task]]\nname = "x"\nprompt = "{"é" * (MAX_PROMPT_BYTES // 2 + 1)}"',
+        rf'task 1 \(name "x"\): the prompt is longer than {MAX_PROMPT_BYTES} bytes$',
+    ),
     ('[[task]]\nname = "x"\nprompt = ["p"]', r'"prompt" must be a string'),
     ('[[task]]\nname = "x"\nprompt_file = "nope.md"', r"cannot read prompt_file 'nope.md'"),
     ('[[task]]\nname = "x"\nprompt = "p"\nworkdir = "nope"', r"workdir 'nope' does not exist"),
@@ -163,3 +175,90 @@ def test_unreadable_and_binary_files(folder: Path) -> None:
         load(folder / "bin.toml")
     with pytest.raises(BadInput, match="nest too deeply"):
         parse("x = " + "[" * 100_000, folder / "deep.toml")
+
+
+def test_a_worktree_entry_gets_its_branch_and_no_two_share_one(folder: Path, repo: Path) -> None:
+    def entry(name: str, extra: str = "", where: Path = repo) -> str:
+        head = f'[[task]]\nname = "{name}"\nprompt = "p"\nworkdir = "{where}"\n'
+        return head + "worktree = true\n" + extra
+
+    a, b = load(write(folder, entry("a") + entry("b", 'branch = "mine"')))
+    assert (a.branch, b.branch) == ("codex/a", "mine")
+    assert load(write(folder, entry("a")), branch_prefix="team/")[0].branch == "team/a"
+    plain = load(write(folder, '[[task]]\nname = "p"\nprompt = "p"\n'))[0]
+    assert plain.branch is None
+    clash = entry("a") + entry("b") + entry("c", 'branch = "codex/a"')
+    with pytest.raises(BadInput) as caught:
+        load(write(folder, clash))
+    assert str(caught.value) == (
+        f"batch {folder / 'batch.toml'}: task 3 (name \"c\"): branch 'codex/a' is already "
+        'task 1\'s (name "a"): give one of them another "branch"'
+    )
+    prefixed = entry("a") + entry("b", 'branch = "team/a"')
+    assert len(load(write(folder, prefixed))) == 2  # codex/a and team/a
+    with pytest.raises(BadInput, match=r"task 2 \(name \"b\"\): branch 'team/a' is already task 1"):
+        load(write(folder, prefixed), branch_prefix="team/")
+    # Another repository may have a branch of the same name; a worktree of this one may not.
+    other = folder / "other"
+    other.mkdir()
+    g(other, "init", "-q", "-b", "main")
+    g(other, "commit", "-q", "--allow-empty", "-m", "start")
+    assert len(load(write(folder, entry("a") + entry("b", 'branch = "codex/a"', other)))) == 2
+    linked = folder / "linked"
+    g(repo, "worktree", "add", "-q", "--detach", str(linked))
+    with pytest.raises(BadInput, match=r"task 2 \(name \"b\"\): branch 'codex/a' is already"):
+        load(write(folder, entry("a") + entry("b", 'branch = "codex/a"', linked)))
+
+
+@pytest.mark.parametrize(
+    ("special_file", "kind"),
+    [
+        (lambda p: os.mkfifo(p), "a named pipe"),
+        (lambda p: p.mkdir(), "a directory"),
+        (lambda p: p.symlink_to("/dev/zero"), "a character device"),
+    ],
+)
+def test_prompt_files_and_batch_files_must_be_regular_files(
+    folder: Path, special_file: Callable[[Path], object], kind: str
+) -> None:
+    special = folder / "special"
+    special_file(special)  # a pipe with no writer: opening it must not wait for one
+    with pytest.raises(BadInput) as caught:
+        load(write(folder, '[[task]]\nname = "x"\nprompt_file = "special"\n'))
+    assert str(caught.value) == (
+        f"batch {folder / 'batch.toml'}: task 1 (name \"x\"): prompt_file 'special' is not a "
+        f"regular file but {kind}"
+    )
+    with pytest.raises(BadInput) as caught:
+        load(special)
+    assert str(caught.value) == f"batch {special}: it is not a regular file but {kind}"
+
+
+def test_dev_zero_and_oversized_files_are_read_no_further(folder: Path) -> None:
+    with pytest.raises(BadInput, match=r"prompt_file '/dev/zero' is not a regular file but a "):
+        load(write(folder, '[[task]]\nname = "x"\nprompt_file = "/dev/zero"\n'))
+    with pytest.raises(BadInput, match=r"^batch /dev/zero: it is not a regular file but a char"):
+        load("/dev/zero")
+    prompts = folder / "prompts"
+    (prompts / "max.md").write_bytes(b"x" * MAX_PROMPT_BYTES)
+    (prompts / "over.md").write_bytes(b"x" * (MAX_PROMPT_BYTES + 1))
+    (prompts / "huge.md").write_bytes(b"x" * (8 << 20))
+    (prompts / "dash.md").write_bytes(b"-")
+    (prompts / "nul.md").write_bytes(b"a\0b")
+    (prompts / "latin1.md").write_bytes(b"caf\xe9\n")
+    one = '[[task]]\nname = "x"\nprompt_file = "prompts/{}"\n'
+    assert load(write(folder, one.format("max.md")))[0].prompt == "x" * MAX_PROMPT_BYTES
+    for name, error in [
+        ("over.md", rf"prompt_file 'prompts/over.md' is larger than {MAX_PROMPT_BYTES} bytes$"),
+        ("huge.md", rf"prompt_file 'prompts/huge.md' is larger than {MAX_PROMPT_BYTES} bytes$"),
+        ("dash.md", r"a prompt of '-' makes codex read standard input"),
+        ("nul.md", r"the prompt contains a NUL byte"),
+        ("latin1.md", r"cannot read prompt_file 'prompts/latin1.md': not UTF-8 text"),
+    ]:
+        with pytest.raises(BadInput, match=r'task 1 \(name "x"\): ' + error) as caught:
+            load(write(folder, one.format(name)))
+        assert "\n" not in str(caught.value)
+    big = folder / "big.toml"
+    big.write_text('[[task]]\nname = "x"\nprompt = "p"\n' + "#" * MAX_BATCH_BYTES + "\n")
+    with pytest.raises(BadInput, match=rf"^batch {re.escape(str(big))}: it is larger than "):
+        load(big)

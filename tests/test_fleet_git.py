@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,14 @@ from tests.gitbed import commit_all, g, git_home, make, repo, snapshot
 from tmux_codex.core import git
 from tmux_codex.core.errors import BadInput, NotPossible
 from tmux_codex.fleet.merge import merge
-from tmux_codex.fleet.worktrees import Worktree, checkouts, create, remove, state
+from tmux_codex.fleet.worktrees import (
+    Worktree,
+    branch_exists,
+    checkouts,
+    create,
+    remove,
+    state,
+)
 from tmux_codex.report import diff as rdiff
 
 __all__ = ["git_home", "repo"]  # fixtures
@@ -76,6 +86,57 @@ def test_create_refuses_bad_input(repo: Path, tmp_path: Path) -> None:
     g(empty, "init", "-q")
     with pytest.raises(BadInput, match="no commit yet"):
         create(empty, tmp_path / "w4", "codex/e")
+
+
+def test_a_second_create_of_a_branch_leaves_the_first_alone(repo: Path, tmp_path: Path) -> None:
+    first = make(repo, "same")  # its branch points at the base: the sha a loser would name
+    before = snapshot(repo, repo, first.path)
+    for base in (None, "main", first.branch):
+        with pytest.raises(BadInput, match="branch 'codex/same' already exists"):
+            create(repo, tmp_path / "second", first.branch, base)
+    assert snapshot(repo, repo, first.path) == before and not (tmp_path / "second").exists()
+    assert git.branch_commit(repo, first.branch) == first.base_commit
+
+
+def test_concurrent_creates_of_one_branch_leave_exactly_one(repo: Path, tmp_path: Path) -> None:
+    n = 8
+    ready = threading.Barrier(n)
+
+    def attempt(i: int) -> Worktree | Exception:
+        ready.wait()
+        try:
+            return create(repo, tmp_path / f"race{i}", "codex/race")
+        except (BadInput, NotPossible) as exc:
+            return exc
+
+    with ThreadPoolExecutor(n) as pool:
+        results = list(pool.map(attempt, range(n)))
+    made = [r for r in results if isinstance(r, Worktree)]
+    assert len(made) == 1, results
+    winner = made[0]
+    assert git.branch_commit(repo, "codex/race") == winner.base_commit
+    assert g(winner.path, "symbolic-ref", "--short", "HEAD") == "codex/race"
+    assert checkouts(repo)["codex/race"] == [winner.path]
+    assert g(repo, "worktree", "list", "--porcelain").count("worktree ") == 2
+    assert [p for p in tmp_path.glob("race*") if p != winner.path] == []
+    assert g(repo, "for-each-ref", "--format=%(refname)", "refs/heads/") == (
+        "refs/heads/codex/race\nrefs/heads/main"
+    )
+    remove(winner, purge=True)  # and it is an ordinary worktree
+    assert not branch_exists(repo, "codex/race")
+
+
+def test_branch_exists_takes_the_name_exactly(repo: Path, tmp_path: Path) -> None:
+    assert branch_exists(repo, "main") and branch_exists(repo / ".", "main")
+    assert not branch_exists(repo, "nope")
+    g(repo, "update-ref", "refs/tags/refs/heads/ghost", "HEAD")  # rev-parse would find it
+    assert not branch_exists(repo, "ghost") and git.branch_commit(repo, "ghost") is None
+    g(repo, "branch", "codex/b")
+    assert branch_exists(make(repo, "w").path, "codex/b")  # from a worktree too
+    with pytest.raises(BadInput, match="branch name"):
+        branch_exists(repo, "a b")
+    with pytest.raises(NotPossible, match="cannot look up branch 'main'"):
+        branch_exists(tmp_path / "home", "main")
 
 
 @pytest.mark.parametrize(
@@ -278,3 +339,95 @@ def test_purge_keeps_a_branch_checked_out_elsewhere(repo: Path, tmp_path: Path) 
     assert snapshot(repo, repo, wt.path) == before
     remove(wt)  # without purge: the branch stays for the other checkout
     assert not wt.path.exists() and git.branch_commit(repo, wt.branch) is not None
+
+
+def test_remove_keeps_commits_made_on_a_detached_head(repo: Path) -> None:
+    wt = make(repo, "det")
+    g(wt.path, "switch", "-q", "--detach")
+    for i in range(2):
+        (wt.path / f"d{i}.txt").write_text(f"{i}\n")
+        commit_all(wt.path, f"detached {i}")
+    held = state(wt)
+    assert held.detached == 2 and not held.ahead and held.holds_work
+    assert held.describe() == "2 commits on a detached HEAD"
+    before = snapshot(repo, repo, wt.path)
+    with pytest.raises(NotPossible, match="holds 2 commits on a detached HEAD: merge it first"):
+        remove(wt, purge=True)
+    assert snapshot(repo, repo, wt.path) == before
+    g(repo, "tag", "keep", g(wt.path, "rev-parse", "HEAD"))  # reachable from a tag: safe
+    assert state(wt).detached == 0 and not state(wt).holds_work
+    g(repo, "tag", "-d", "keep")
+    remove(wt, force=True, purge=True)
+    assert not wt.path.exists()
+
+
+def _stop_a_rebase(wt: Worktree) -> None:
+    g(wt.path, "-c", "sequence.editor=echo break >", "rebase", "-q", "-i", "HEAD")
+
+
+def _stop_a_merge(wt: Worktree) -> None:
+    g(wt.path, "commit", "-q", "--allow-empty", "-m", "side")
+    g(wt.path, "branch", "side")
+    g(wt.path, "reset", "-q", "--hard", "HEAD~1")
+    g(wt.path, "merge", "-q", "--no-ff", "--no-commit", "side")
+
+
+def _stop_a_cherry_pick(wt: Worktree) -> None:
+    _conflicting(wt, "cherry-pick")
+
+
+def _stop_a_revert(wt: Worktree) -> None:
+    _conflicting(wt, "revert")
+
+
+def _conflicting(wt: Worktree, command: str) -> None:
+    """A commit on ``side`` that conflicts with the worktree's branch, then ``command`` of it."""
+    g(wt.path, "switch", "-q", "-c", "side")
+    (wt.path / "shared.txt").write_text("side\n")
+    commit_all(wt.path, "side")
+    if command == "revert":
+        (wt.path / "shared.txt").write_text("side again\n")
+        commit_all(wt.path, "side again")
+        target = "side~1"
+    else:
+        target = "side"
+    g(wt.path, "switch", "-q", "codex/op")
+    (wt.path / "shared.txt").write_text("mine\n")
+    commit_all(wt.path, "mine")
+    if command == "revert":
+        g(wt.path, "reset", "-q", "--hard", "side")
+    stopped = subprocess.run(["git", "-C", str(wt.path), command, target], capture_output=True)
+    assert stopped.returncode != 0, stopped.stdout
+
+
+@pytest.mark.parametrize(
+    ("stop", "what"),
+    [
+        (_stop_a_rebase, "a rebase"),
+        (_stop_a_merge, "a merge"),
+        (_stop_a_cherry_pick, "a cherry-pick"),
+        (_stop_a_revert, "a revert"),
+    ],
+)
+def test_remove_keeps_an_operation_stopped_halfway(
+    repo: Path, stop: Callable[[Worktree], None], what: str
+) -> None:
+    wt = make(repo, "op")
+    stop(wt)
+    held = state(wt)
+    assert held.in_progress == what and held.holds_work
+    assert f"{what} in progress" in held.describe()
+    before = snapshot(repo, repo)
+    with pytest.raises(NotPossible, match=f"holds .*{what} in progress: merge it first"):
+        remove(wt)
+    assert snapshot(repo, repo) == before and wt.path.is_dir()
+    remove(wt, force=True)
+    assert not wt.path.exists()
+
+
+def test_a_rebase_stopped_on_a_clean_tree_is_the_only_thing_held(repo: Path) -> None:
+    wt = make(repo, "op")
+    _stop_a_rebase(wt)
+    held = state(wt)
+    assert (held.uncommitted, held.unmerged, held.detached, held.nested) == (False, False, 0, ())
+    assert held.describe() == "a rebase in progress"

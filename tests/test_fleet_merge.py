@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -186,3 +187,111 @@ def test_merge_refuses_a_base_checked_out_twice(repo: Path, tmp_path: Path) -> N
     with pytest.raises(NotPossible, match="main is checked out in 2 worktrees"):
         merge(wt)
     assert snapshot(repo, repo, wt.path, tmp_path / "main-again") == before
+
+
+def _hook(folder: Path, name: str, marker: Path) -> None:
+    hook = folder / ".hooks" / name
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text(f'#!/bin/sh\necho "{name} $PWD" >> "{marker}"\n')
+    hook.chmod(0o755)
+
+
+def test_no_hook_of_the_repository_ever_runs(repo: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "hooks-ran"
+    quiet = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")  # the test's own
+    g(repo, "config", "core.hooksPath", ".hooks")  # husky-style: hooks in the tree
+    g(repo, "config", "core.fsmonitor", str(tmp_path / "fsmonitor-hook"))
+    (tmp_path / "fsmonitor-hook").write_text(f'#!/bin/sh\necho fsmonitor >> "{marker}"\n')
+    (tmp_path / "fsmonitor-hook").chmod(0o755)
+    wt = make(repo, "hooks")
+    for name in ("post-merge", "post-checkout", "reference-transaction"):
+        _hook(wt.path, name, marker)
+    (wt.path / "shared.txt").write_text("one\nhooked\nthree\n")  # uncommitted: a work commit
+    assert merge(wt, task="hooks").kind == "fast-forward"
+    assert (repo / ".hooks" / "post-merge").exists()  # main's checkout has them now
+    other = make(repo, "after")  # a checkout with the hooks in it
+    assert (other.path / ".hooks" / "post-checkout").exists()
+    (other.path / "x.txt").write_text("x\n")
+    g(other.path, *quiet, "add", "x.txt")
+    g(other.path, *quiet, "commit", "-q", "-m", "x")
+    g(repo, *quiet, "commit", "-q", "--allow-empty", "-m", "main moves on")
+    assert merge(other).kind == "merge"
+    assert state(other).merged
+    remove(other, purge=True)
+    remove(wt, purge=True)
+    assert not marker.exists()
+    g(repo, "switch", "-q", "-c", "proof")  # plain git runs them: the test is live
+    g(repo, "status", "--porcelain")
+    assert "post-checkout" in marker.read_text() and "fsmonitor" in marker.read_text()
+
+
+def test_an_uncommitted_change_the_index_thinks_clean_is_merged(repo: Path) -> None:
+    """Same size, same mtime as its index entry, and the index no older: racily clean."""
+    wt = make(repo, "racy")
+    g(wt.path, "config", "core.trustctime", "false")
+    then = 1_600_000_000
+    target = wt.path / "shared.txt"
+    os.utime(target, (then, then))
+    g(wt.path, "update-index", "--refresh")
+    target.write_text("one\nTWO\nthree\n")  # the size of "one\ntwo\nthree\n"
+    os.utime(target, (then, then))
+    index = Path(g(wt.path, "rev-parse", "--path-format=absolute", "--git-path", "index"))
+    os.utime(index, (then, then))  # git reads the entry's content to know
+    assert g(wt.path, "--no-optional-locks", "status", "--porcelain") == "M shared.txt"
+    done = merge(wt, task="racy")
+    assert done.kind == "fast-forward" and done.work_commit is not None
+    assert g(repo, "show", "main:shared.txt") == "one\nTWO\nthree"
+
+
+def test_a_nested_repository_is_never_merged_as_a_bare_gitlink(repo: Path) -> None:
+    wt = make(repo, "nest")
+    (wt.path / "own.txt").write_text("own\n")
+    g(wt.path, "init", "-q", "lib")
+    (wt.path / "lib" / "code.py").write_text("x = 1\n")
+    commit_all(wt.path / "lib", "lib's own history")
+    before = snapshot(repo, repo, wt.path)
+    refusal = r"lib is a git repository of its own inside the worktree .*nothing was changed"
+    with pytest.raises(NotPossible, match=refusal):
+        merge(wt)
+    assert snapshot(repo, repo, wt.path) == before
+    held = state(wt)
+    assert held.nested == ("lib",) and held.holds_work
+    assert "a git repository of its own ('lib')" in held.describe()
+    with pytest.raises(NotPossible, match=r"a git repository of its own \('lib'\)"):
+        remove(wt)
+    # Committed as a gitlink on the branch: still refused, still held.
+    commit_all(wt.path, "adds lib as a gitlink")
+    assert g(wt.path, "ls-tree", "HEAD", "lib").startswith("160000 commit")
+    before = snapshot(repo, repo, wt.path)
+    with pytest.raises(NotPossible, match=refusal):
+        merge(wt, squash=True)
+    assert snapshot(repo, repo, wt.path) == before
+    assert state(wt).nested == ("lib",)
+    remove(wt, force=True, purge=True)
+    assert not wt.path.exists() and g(repo, "ls-tree", "main", "lib") == ""
+
+
+def test_a_nested_repository_without_a_commit_and_two_of_them(repo: Path) -> None:
+    wt = make(repo, "empty-nest")
+    g(wt.path, "init", "-q", "a")
+    g(wt.path, "init", "-q", "deep/b")
+    (wt.path / "deep" / "c.txt").write_text("c\n")
+    before = snapshot(repo, repo, wt.path)
+    with pytest.raises(NotPossible, match=r"^a, deep/b are git repositories inside the worktree"):
+        merge(wt)
+    assert snapshot(repo, repo, wt.path) == before
+    assert state(wt).nested == ("a", "deep/b")
+
+
+def test_a_gitlink_the_base_has_already_merges(repo: Path) -> None:
+    g(repo, "init", "-q", "sub")
+    (repo / "sub" / "s.txt").write_text("s\n")
+    commit_all(repo / "sub", "sub")
+    commit_all(repo, "a gitlink on main")  # (an embedded repository, as git warns)
+    wt = make(repo, "with-sub")
+    assert not (wt.path / "sub" / ".git").exists()  # not populated in the worktree
+    (wt.path / "w.txt").write_text("w\n")
+    held = state(wt)
+    assert held.nested == () and held.describe().startswith("1 uncommitted file")
+    assert merge(wt).kind == "fast-forward"
+    assert g(repo, "ls-tree", "main", "sub").startswith("160000 commit")

@@ -6,8 +6,9 @@ the user's terminal), ``GIT_OPTIONAL_LOCKS=0`` (a read never takes
 ``index.lock`` from under Codex's own git commands) and without the variables
 that point git at another repository or index (``GIT_DIR``,
 ``GIT_INDEX_FILE``, ``GIT_CONFIG_PARAMETERS``, … — set when tmux-codex runs
-from inside a git hook). Callers add ``-c core.quotePath=false`` and ``-z``
-where they parse file names.
+from inside a git hook). Every call also gets :data:`SAFE_CONFIG`: no
+repository hook and no fsmonitor program runs as the user. Callers add
+``-c core.quotePath=false`` and ``-z`` where they parse file names.
 
 A failure is one line: :class:`~tmux_codex.core.errors.BadInput` where the
 user named something unusable (not a repository), otherwise
@@ -27,6 +28,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tmux_codex.core.errors import BadInput, NotPossible
+
+#: Given to every git command: no hook of the repository runs (a task can write
+#: ``core.hooksPath`` and the hooks themselves), and no fsmonitor program either.
+SAFE_CONFIG = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
 
 #: ``git merge-tree --write-tree`` (a merge without a checkout) came with git 2.38.
 MERGE_TREE_VERSION = (2, 38)
@@ -112,6 +117,11 @@ def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _argv(cwd: str | Path | None, args: Sequence[str]) -> list[str]:
+    """The command line of one git command: the only place one is put together."""
+    return ["git", *(("-C", str(cwd)) if cwd is not None else ()), *SAFE_CONFIG, *args]
+
+
 def run(
     cwd: str | Path | None,
     *args: str,
@@ -120,7 +130,7 @@ def run(
     env: Mapping[str, str] | None = None,
 ) -> Result:
     """Run ``git -C cwd ARGS``; a status outside ``ok`` raises NotPossible with git's line."""
-    argv = ["git", *(("-C", str(cwd)) if cwd is not None else ()), *args]
+    argv = _argv(cwd, args)
     what = args[0] if args else "git"
     try:
         proc = subprocess.run(
@@ -151,7 +161,7 @@ def stream(
     chunk: int = 1 << 16,
 ) -> None:
     """Run ``git -C cwd ARGS`` and copy its stdout to ``out`` as it comes (never whole)."""
-    argv = ["git", "-C", str(cwd), *args]
+    argv = _argv(cwd, args)
     with tempfile.TemporaryFile() as errors:
         try:
             proc = subprocess.Popen(
@@ -243,7 +253,8 @@ def resolve(cwd: str | Path, rev: str) -> str | None:
 
 def branch_commit(cwd: str | Path, branch: str) -> str | None:
     """The commit local branch ``branch`` points to, or None when there is no such branch."""
-    result = run(cwd, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", ok=ANY)
+    # show-ref --verify takes the name exactly (rev-parse would also try refs/tags/refs/heads/…).
+    result = run(cwd, "show-ref", "--verify", "--hash", f"refs/heads/{branch}", ok=ANY)
     return (result.text or None) if result.code == 0 else None
 
 

@@ -11,6 +11,11 @@
     after = ["schema"]            # names in this file or existing tasks ("a,b" too)
     codex_args = ["--model", "o4-mini"]
 
+The file and each ``prompt_file`` must be regular files (no pipe or
+device), the file at most 1 MiB and a prompt no longer than ``start`` takes
+(:data:`tmux_codex.tasks.launch.MAX_PROMPT_BYTES`); a prompt passes the
+checks ``start`` makes. Two worktree entries never share a branch.
+
 Every problem is a BadInput naming the file and the entry
 (``batch FILE: task 3 (name "x"): …``); the entries come back ordered so
 that each one's ``after`` tasks come first, in file order otherwise.
@@ -19,7 +24,9 @@ that each one's ``after`` tasks come first, in file order otherwise.
 from __future__ import annotations
 
 import heapq
+import os
 import re
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +36,8 @@ from typing import Any
 from tmux_codex.core import git
 from tmux_codex.core.errors import BadInput, TmuxCodexError
 from tmux_codex.core.models import MODES
-from tmux_codex.fleet.worktrees import check_branch
+from tmux_codex.fleet.worktrees import check_branch, default_branch
+from tmux_codex.tasks.launch import MAX_PROMPT_BYTES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -49,8 +57,16 @@ KEYS = (
     "after",
     "codex_args",
 )
-#: A prompt file larger than this is refused (a prompt is an argv element).
-MAX_PROMPT_FILE = 1 << 20
+#: A batch file larger than this is refused (read no further).
+MAX_BATCH_BYTES = 1 << 20
+#: What a file that is not a regular one is, for the error.
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +79,7 @@ class BatchTask:
     workdir: Path  #: absolute
     mode: str | None  #: None: the configured default
     worktree: bool
-    branch: str | None
+    branch: str | None  #: with ``worktree``, its branch (given, or ``<prefix><name>``)
     base: str | None
     after: tuple[str, ...]  #: names of tasks in this file or existing ones
     codex_args: tuple[str, ...]
@@ -73,15 +89,25 @@ class _Bad(Exception):
     """A problem with one entry; the caller adds the file and the entry."""
 
 
-def load(path: str | Path, exists: Callable[[str], bool] = lambda name: False) -> list[BatchTask]:
-    """Read and check the batch file at ``path``; ``exists(name)`` says if a task is known."""
+def load(
+    path: str | Path,
+    exists: Callable[[str], bool] = lambda name: False,
+    *,
+    branch_prefix: str = "codex/",
+) -> list[BatchTask]:
+    """Read and check the batch file at ``path``; ``exists(name)`` says if a task is known.
+
+    It must be a regular file of at most :data:`MAX_BATCH_BYTES` bytes of
+    UTF-8 (no more than that is ever read).
+    """
     where = Path(path).expanduser().absolute()
     try:
-        text = where.read_text(encoding="utf-8")
+        text = _read_file(where, MAX_BATCH_BYTES, "it").decode("utf-8")
+    except _Bad as exc:
+        raise BadInput(f"batch {path}: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise BadInput(f"batch {path}: cannot read it: {reason}") from None
-    return parse(text, where, exists, shown=str(path))
+        raise BadInput(f"batch {path}: cannot read it: {_reason(exc)}") from None
+    return parse(text, where, exists, shown=str(path), branch_prefix=branch_prefix)
 
 
 def parse(
@@ -89,8 +115,15 @@ def parse(
     source: Path,
     exists: Callable[[str], bool] = lambda name: False,
     shown: str | None = None,
+    *,
+    branch_prefix: str = "codex/",
 ) -> list[BatchTask]:
-    """Check the text of a batch file read from ``source`` (relative paths start at its folder)."""
+    """Check the text of a batch file read from ``source`` (relative paths start at its folder).
+
+    The branch of each ``worktree`` entry (its ``branch``, else
+    ``<branch_prefix><name>``) must be unique in the file; whether it exists
+    in the repository is for the caller to check.
+    """
     label = f"batch {shown or source}"
     try:
         data = tomllib.loads(text)
@@ -108,12 +141,21 @@ def parse(
     folder = source.parent
     tasks: list[BatchTask] = []
     seen: dict[str, int] = {}
+    branches: dict[tuple[Path, str], BatchTask] = {}  # (repository, branch) → its task
     for index, table in enumerate(tables, 1):
         entry = _entry_label(label, index, table.get("name") if isinstance(table, dict) else None)
         try:
-            task = _task(index, table, folder)
+            task = _task(index, table, folder, branch_prefix)
             if task.name in seen:
                 raise _Bad(f"name {task.name!r} is already task {seen[task.name]}'s")
+            if task.branch is not None:
+                key = (_repository(task.workdir), task.branch)
+                other = branches.setdefault(key, task)
+                if other is not task:
+                    raise _Bad(
+                        f"branch {task.branch!r} is already task {other.index}'s "
+                        f'(name "{_printable(other.name)}"): give one of them another "branch"'
+                    )
         except (_Bad, TmuxCodexError) as exc:
             raise BadInput(f"{entry}: {exc}") from None
         seen[task.name] = index
@@ -129,6 +171,12 @@ def parse(
     return _ordered(label, tasks, seen)
 
 
+def _repository(workdir: Path) -> Path:
+    """The git dir its worktrees share: where the branches of ``workdir``'s repository live."""
+    common = git.text(workdir, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    return Path(common).resolve()
+
+
 def _entry_label(label: str, index: int, name: object) -> str:
     if isinstance(name, str) and name:
         return f'{label}: task {index} (name "{_printable(name)}")'
@@ -139,7 +187,7 @@ def _printable(text: str) -> str:
     return re.sub(r"[\x00-\x1f\x7f-\x9f\"\\]", lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-def _task(index: int, table: object, folder: Path) -> BatchTask:
+def _task(index: int, table: object, folder: Path, branch_prefix: str) -> BatchTask:
     if not isinstance(table, dict):
         raise _Bad("must be a table")
     unknown = [key for key in table if key not in KEYS]
@@ -157,10 +205,7 @@ def _task(index: int, table: object, folder: Path) -> BatchTask:
     if prompt_file is not None:
         prompt = _read_prompt(folder / Path(prompt_file).expanduser(), prompt_file)
     assert prompt is not None
-    if not prompt.strip():
-        raise _Bad("the prompt is empty")
-    if "\0" in prompt:
-        raise _Bad("the prompt contains a NUL byte")
+    _check_prompt(prompt)
 
     workdir_text = _string(table, "workdir")
     workdir = folder / Path(workdir_text).expanduser() if workdir_text is not None else folder
@@ -185,6 +230,7 @@ def _task(index: int, table: object, folder: Path) -> BatchTask:
         git.toplevel(workdir)  # BadInput: not a git repository
         if base is not None and git.resolve(workdir, base) is None:
             raise _Bad(f"base {base!r} is not a commit in {workdir}")
+        branch = branch if branch is not None else default_branch(branch_prefix, name)
 
     return BatchTask(
         index=index,
@@ -233,14 +279,55 @@ def _check_name(name: str) -> None:
         )
 
 
+def _check_prompt(prompt: str) -> None:
+    """The checks ``start`` makes of a prompt (:func:`tmux_codex.tasks.launch.validate`)."""
+    if not prompt.strip():
+        raise _Bad("the prompt is empty")
+    if len(prompt.encode()) > MAX_PROMPT_BYTES:
+        raise _Bad(f"the prompt is longer than {MAX_PROMPT_BYTES} bytes")
+    if "\0" in prompt:
+        raise _Bad("the prompt contains a NUL byte, which no program can be given")
+    if prompt == "-":
+        raise _Bad("a prompt of '-' makes codex read standard input")
+
+
 def _read_prompt(path: Path, given: str) -> str:
     try:
-        if path.stat().st_size > MAX_PROMPT_FILE:
-            raise _Bad(f"prompt_file {given!r} is larger than {MAX_PROMPT_FILE} bytes")
-        return path.read_text(encoding="utf-8")
+        return _read_file(path, MAX_PROMPT_BYTES, f"prompt_file {given!r}").decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise _Bad(f"cannot read prompt_file {given!r}: {reason}") from None
+        raise _Bad(f"cannot read prompt_file {given!r}: {_reason(exc)}") from None
+
+
+def _read_file(path: Path, limit: int, what: str) -> bytes:
+    """The regular file at ``path``, of at most ``limit`` bytes (``limit + 1`` read at most).
+
+    Opened without blocking (a named pipe with no writer would wait forever)
+    and checked to be a regular file before a byte is read: a pipe, a device
+    such as /dev/zero or a directory is refused (_Bad "WHAT is not …").
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _KINDS if test(mode)), "a special file")
+            raise _Bad(f"{what} is not a regular file but {kind}")
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 16))):
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    if left <= 0:
+        raise _Bad(f"{what} is larger than {limit} bytes")
+    return b"".join(chunks)
+
+
+def _reason(exc: OSError | UnicodeDecodeError) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return f"not UTF-8 text ({exc.reason} at byte {exc.start})"
 
 
 def _after(value: object, name: str) -> tuple[str, ...]:

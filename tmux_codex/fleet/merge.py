@@ -4,6 +4,9 @@
    copy of its index), not yet on any branch.
 2. ``git merge-tree --write-tree`` merges that commit into the base in
    memory: a conflict stops here, naming the files, nothing changed.
+   A folder that is a git repository of its own (``git init`` inside the
+   worktree) stops it too: it would be merged as a bare commit id (a
+   gitlink) without its files.
 3. The base's own checkout, if the base branch is checked out somewhere,
    must have no changes to tracked files and no untracked file in the way.
 4. Only then: the worktree's branch takes the new commit (its index is
@@ -14,7 +17,8 @@
    the old value as a guard where it is checked out nowhere.
 
 Commits use the user's identity, or ``tmux-codex <tmux-codex@localhost>``
-where none is configured; no hook of the repository runs for them.
+where none is configured. No hook of the repository runs, for them or
+for the checkout's ``git merge`` (:data:`tmux_codex.core.git.SAFE_CONFIG`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from pathlib import Path
 
 from tmux_codex.core import git
 from tmux_codex.core.errors import NotPossible
-from tmux_codex.fleet.worktrees import Worktree, checkouts, contains, rebasing, status
+from tmux_codex.fleet.held import added_gitlinks, status
+from tmux_codex.fleet.worktrees import Worktree, checkouts, contains, rebasing
 
 #: Conflicting files named in an error before "and N more".
 _SHOWN = 10
@@ -81,6 +86,10 @@ def merge(
     if git.is_ancestor(repo, tip, old_base) or (squash and contains(repo, old_base, tip)):
         return MergeResult("up-to-date", base_ref, wt.branch, old_base, old_base, None, None)
 
+    for made in dict.fromkeys((tip, branch_tip)):  # the work commit's tree, and the branch's
+        nested = added_gitlinks(repo, "diff-tree", "-r", old_base, made)
+        if nested:
+            raise NotPossible(_nested(wt, nested))
     tree = _merge_tree(repo, old_base, tip, wt.branch, base_ref)
     busy = rebasing(repo).get(base_ref)
     if busy is not None:
@@ -156,13 +165,15 @@ def _work_commit(wt: Worktree, branch_tip: str, label: str) -> str | None:
             f"worktree {wt.path} has unresolved conflicts ({_list(held.conflicted)}): "
             "resolve them first, nothing was changed"
         )
+    if held.repositories:
+        raise NotPossible(_nested(wt, held.repositories))
     if not held.files:
         return None
     real = Path(git.text(wt.path, "rev-parse", "--path-format=absolute", "--git-path", "index"))
     with tempfile.TemporaryDirectory(prefix="tmux-codex-index-") as scratch:
         copy = os.path.join(scratch, "index")
         if real.exists():
-            shutil.copyfile(real, copy)
+            shutil.copy2(real, copy)  # its mtime too: git tells racily clean entries by it
         env = {"GIT_INDEX_FILE": copy}
         git.run(wt.path, "add", "--all", env=env)
         tree = git.run(wt.path, "write-tree", env=env).text
@@ -249,6 +260,17 @@ def _subjects(repo: Path, old_base: str, tip: str) -> str:
 def _list(names: Sequence[str | Path]) -> str:
     shown = ", ".join(map(str, names[:_SHOWN]))
     return shown + (f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else "")
+
+
+def _nested(wt: Worktree, names: Sequence[str]) -> str:
+    """Why folders that are git repositories of their own are not merged."""
+    one = len(names) == 1
+    return (
+        f"{_list(names)} {'is a git repository of its own' if one else 'are git repositories'} "
+        f"inside the worktree {wt.path}: a merge would record only a commit id, not the files "
+        "(remove the .git inside to merge them as files, or add a submodule by hand), "
+        "nothing was changed"
+    )
 
 
 def _late(what: str, wt: Worktree) -> str:

@@ -3,7 +3,7 @@
 Parallel tasks on one repository each get a worktree on a new branch, so no
 two share a working tree. Work is never lost silently: :func:`remove` refuses
 a worktree holding uncommitted changes or commits its base lacks unless
-forced, and says what it would discard.
+forced, and says what it would discard (see :mod:`tmux_codex.fleet.held`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,14 @@ from typing import Any
 
 from tmux_codex.core import git
 from tmux_codex.core.errors import BadInput, NotPossible
+from tmux_codex.fleet.held import (
+    State,
+    Status,
+    detached_commits,
+    in_progress,
+    nested_repositories,
+    status,
+)
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -41,74 +49,6 @@ class Worktree:
             base=str(data["base"]),
             base_commit=str(data["base_commit"]),
         )
-
-
-@dataclass(frozen=True)
-class Status:
-    """Uncommitted changes of one checkout, by file (paths from its top)."""
-
-    staged: tuple[str, ...] = ()
-    unstaged: tuple[str, ...] = ()
-    untracked: tuple[str, ...] = ()
-    conflicted: tuple[str, ...] = ()
-
-    @property
-    def files(self) -> tuple[str, ...]:
-        """Every file with an uncommitted change, once, sorted."""
-        return tuple(sorted({*self.staged, *self.unstaged, *self.untracked, *self.conflicted}))
-
-    @property
-    def tracked_dirty(self) -> bool:
-        """Changes to tracked files (what a merge into this checkout must not meet)."""
-        return bool(self.staged or self.unstaged or self.conflicted)
-
-
-@dataclass(frozen=True)
-class State:
-    """What a worktree holds that removing it could lose."""
-
-    exists: bool  #: the worktree's directory is there
-    branch_commit: str | None  #: where its branch points; None when the branch is gone
-    status: Status  #: uncommitted changes (empty when the directory is gone)
-    ahead: tuple[str, ...]  #: commits on the branch its base lacks, newest first
-    merged: bool  #: everything on the branch is in the base (by history, or by content)
-
-    @property
-    def uncommitted(self) -> bool:
-        return bool(self.status.files)
-
-    @property
-    def unmerged(self) -> bool:
-        return bool(self.ahead) and not self.merged
-
-    @property
-    def holds_work(self) -> bool:
-        return self.uncommitted or self.unmerged
-
-    def describe(self) -> str:
-        """``2 uncommitted files (1 staged, 1 untracked) and 3 unmerged commits``."""
-        parts = []
-        if self.uncommitted:
-            kinds = [
-                f"{len(names)} {kind}"
-                for kind, names in (
-                    ("staged", self.status.staged),
-                    ("unstaged", self.status.unstaged),
-                    ("untracked", self.status.untracked),
-                    ("conflicted", self.status.conflicted),
-                )
-                if names
-            ]
-            count = len(self.status.files)
-            shown = ", ".join(repr(name) for name in self.status.files[:3])
-            more = f", {count - 3} more" if count > 3 else ""
-            parts.append(
-                f"{count} uncommitted file{'s' * (count != 1)} ({', '.join(kinds)}: {shown}{more})"
-            )
-        if self.unmerged:
-            count = len(self.ahead)
-            parts.append(f"{count} unmerged commit{'s' * (count != 1)}")
-        return " and ".join(parts) or "nothing unsaved"
 
 
 # -- names -----------------------------------------------------------------------------
@@ -185,38 +125,16 @@ def _worktrees(repo: str | Path) -> list[tuple[str | None, Path, bool]]:
     return found
 
 
-def status(checkout: str | Path) -> Status:
-    """The uncommitted changes of a checkout (``git status --porcelain -z``)."""
-    out = git.run(
-        checkout,
-        "-c",
-        "core.quotePath=false",
-        "status",
-        "--porcelain=v1",
-        "-z",
-        "--untracked-files=all",
-        "--ignore-submodules=none",
-        "--no-renames",
-    ).stdout
-    staged: list[str] = []
-    unstaged: list[str] = []
-    untracked: list[str] = []
-    conflicted: list[str] = []
-    for entry in git.split_z(out):
-        code, path = entry[:2], entry[3:]
-        if code == "??":
-            untracked.append(path)
-        elif "U" in code or code in ("AA", "DD"):
-            conflicted.append(path)
-        else:
-            if code[0] != " ":
-                staged.append(path)
-            if code[1] != " ":
-                unstaged.append(path)
-    return Status(tuple(staged), tuple(unstaged), tuple(untracked), tuple(conflicted))
-
-
 # -- create ----------------------------------------------------------------------------
+
+
+def branch_exists(repo: str | Path, branch: str) -> bool:
+    """Whether ``repo`` has a local branch of exactly that name; BadInput if it is no name."""
+    check_branch(branch)
+    result = git.run(repo, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}", ok=git.ANY)
+    if result.code not in (0, 1):
+        raise NotPossible(f"cannot look up branch {branch!r} in {repo}: {result.message}")
+    return result.code == 0
 
 
 def create(repo: str | Path, path: str | Path, branch: str, base: str | None = None) -> Worktree:
@@ -225,12 +143,15 @@ def create(repo: str | Path, path: str | Path, branch: str, base: str | None = N
     ``base`` defaults to the branch checked out in ``repo`` (a detached HEAD:
     its commit). BadInput when ``repo`` is not a repository, the branch
     exists or is not a valid name, ``base`` names no commit, or ``path`` is
-    not empty.
+    not empty. The branch is made atomically first (``update-ref`` with no
+    old value): of two calls making one branch at once, one wins and the
+    other touches nothing of it.
     """
     top = git.toplevel(repo)
     check_branch(branch)
+    taken = f"branch {branch!r} already exists in {top}: choose another name"
     if git.branch_commit(top, branch) is not None:
-        raise BadInput(f"branch {branch!r} already exists in {top}: choose another name")
+        raise BadInput(taken)
     if base is None:
         head = git.run(top, "symbolic-ref", "--quiet", "--short", "HEAD", ok=git.ANY)
         base = head.text if head.code == 0 and head.text else None
@@ -248,13 +169,19 @@ def create(repo: str | Path, path: str | Path, branch: str, base: str | None = N
     where = Path(path).expanduser().absolute()
     if where.exists() and (not where.is_dir() or any(where.iterdir())):
         raise BadInput(f"worktree path {where} already exists and is not an empty directory")
-    result = git.run(
-        top, "worktree", "add", "--quiet", "--no-track", "-b", branch, str(where), base_commit,
+    ref = f"refs/heads/{branch}"
+    made = git.run(
+        top, "update-ref", "-m", "tmux-codex: branch of a new worktree", ref, base_commit, "",
         ok=git.ANY,
     )  # fmt: skip
+    if made.code != 0:
+        if git.branch_commit(top, branch) is not None:
+            raise BadInput(taken)  # made meanwhile by someone else: theirs, untouched
+        raise NotPossible(f"cannot create branch {branch}: {made.message}")
+    result = git.run(top, "worktree", "add", "--quiet", str(where), branch, ok=git.ANY)
     if result.code != 0:
-        # git may have made the branch before failing: leave nothing behind.
-        git.run(top, "update-ref", "-d", f"refs/heads/{branch}", base_commit, ok=git.ANY)
+        # This call made the branch: it goes again (unless it moved meanwhile).
+        git.run(top, "update-ref", "-d", ref, base_commit, ok=git.ANY)
         raise NotPossible(f"cannot create a worktree at {where}: {result.message}")
     return Worktree(top, where.resolve(), branch, base, base_commit)
 
@@ -285,16 +212,27 @@ def contains(repo: str | Path, base: str, tip: str) -> bool:
 
 
 def state(wt: Worktree) -> State:
-    """What ``wt`` holds: uncommitted changes, commits its base lacks, whether it is merged."""
+    """What ``wt`` holds: uncommitted changes, commits its base lacks, whether it is merged.
+
+    And what no branch knows of: commits on a detached HEAD, an operation
+    stopped halfway, git repositories of their own inside it.
+    """
     exists = wt.path.is_dir()
     tip = git.branch_commit(wt.repo, wt.branch)
-    changes = status(wt.path) if exists else Status()
-    if tip is None:
-        return State(exists, None, changes, (), True)
     base = base_commit_now(wt)
+    changes, detached = Status(), 0
+    busy: str | None = None
+    nested: tuple[str, ...] = ()
+    if exists:
+        changes = status(wt.path)
+        detached = detached_commits(wt.path)
+        busy = in_progress(wt.path)
+        nested = nested_repositories(wt.path, base, changes)
+    if tip is None:
+        return State(exists, None, changes, (), True, detached, busy, nested)
     ahead = tuple(git.text(wt.repo, "rev-list", f"{base}..{tip}").split())
     merged = not ahead or contains(wt.repo, base, tip)
-    return State(exists, tip, changes, ahead, merged)
+    return State(exists, tip, changes, ahead, merged, detached, busy, nested)
 
 
 # -- remove ----------------------------------------------------------------------------
@@ -303,8 +241,10 @@ def state(wt: Worktree) -> State:
 def remove(wt: Worktree, force: bool = False, purge: bool = False) -> State:
     """Remove the worktree (and with ``purge`` its branch); what it held is returned.
 
-    Refuses (NotPossible) while it holds uncommitted changes or unmerged
-    commits, saying what, unless ``force``: then that work is discarded.
+    Refuses (NotPossible) while it holds uncommitted changes, unmerged
+    commits, commits on a detached HEAD, an operation stopped halfway or a
+    git repository of its own, saying what, unless ``force``: then that work
+    is discarded.
     """
     held = state(wt)
     if held.holds_work and not force:
