@@ -23,7 +23,11 @@ from tmux_codex.tasks.slots import dependency_problem
 def run_batch(ctx: Context, path: str) -> list[Task]:
     """Check ``path`` whole, then start its tasks; the tasks, in the file's order."""
     store = ctx.store
-    entries = load(path, exists=lambda name: store.by_name(name) is not None)
+    entries = load(
+        path,
+        exists=lambda name: store.by_name(name) is not None,
+        branch_prefix=ctx.config.fleet.branch_prefix,
+    )
     names = {e.name for e in entries}
     for entry in entries:
         if store.by_name(entry.name) is not None:

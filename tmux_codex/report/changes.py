@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tmux_codex.core import git
+
 __all__ = ["FileChange", "changed_files"]
 
 
@@ -61,7 +63,7 @@ def _git(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
     env.update(GIT_OPTIONAL_LOCKS="0", LC_ALL="C", LANGUAGE="C")
     try:
         proc = subprocess.run(
-            ["git", "-C", str(root), *args],
+            ["git", "-C", str(root), *git.SAFE_CONFIG, *args],
             input=stdin if stdin is not None else b"",
             capture_output=True,
             env=env,

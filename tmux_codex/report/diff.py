@@ -213,7 +213,7 @@ def _intent_index(root: Path, untracked: list[str]) -> Iterator[dict[str, str]]:
     with tempfile.TemporaryDirectory(prefix="tmux-codex-index-") as scratch:
         copy = Path(scratch, "index")
         try:
-            shutil.copyfile(real, copy)
+            shutil.copy2(real, copy)  # its mtime too: a fresh one hides same-size edits
         except FileNotFoundError:
             pass  # no index yet: git starts from an empty one
         except OSError as exc:

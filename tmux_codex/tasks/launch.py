@@ -8,7 +8,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from tmux_codex.codex.hooks import codex_flags, definitions
 from tmux_codex.codex.probe import installed_version
 from tmux_codex.codex.sessions import codex_home
 from tmux_codex.codex.version import INSTALL_HINT
+from tmux_codex.core import git
 from tmux_codex.core.config import Config
 from tmux_codex.core.errors import BadInput, CodexNotFound, DiskFull, TmuxCodexError, is_disk_full
 from tmux_codex.core.models import MODES, Task
@@ -121,18 +121,11 @@ def default_name(prompt: str) -> str:
 
 
 def git_head(workdir: str) -> str | None:
+    """The commit the workdir's ``HEAD`` is at; None outside git or before a first commit."""
     try:
-        out = subprocess.run(
-            ["git", "-C", workdir, "rev-parse", "--verify", "-q", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
+        return git.resolve(workdir, "HEAD")
+    except Exception:  # no git, not a repository: no start commit, nothing else
         return None
-    head = out.stdout.strip()
-    return head if out.returncode == 0 and head else None
 
 
 #: Paths tmux-codex's own programs (the hooks) read; made absolute for the task, whose
