@@ -24,6 +24,7 @@ from tmux_codex.fleet.worktrees import (
     state,
 )
 from tmux_codex.report import diff as rdiff
+from tmux_codex.report.changes import FileChange
 
 __all__ = ["git_home", "repo"]  # fixtures
 
@@ -231,7 +232,7 @@ def four_kinds(top: Path) -> None:
 
 def check_four_kinds(d: rdiff.Diff) -> None:
     def rows(
-        changes: tuple[rdiff.FileChange, ...],
+        changes: tuple[FileChange, ...],
     ) -> list[tuple[str, str, int | None, int | None]]:
         return [(c.path, c.status, c.added, c.removed) for c in changes]
 

@@ -9,13 +9,13 @@ repository, and no command takes git's index lock from under Codex.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tmux_codex.core import git
+from tmux_codex.core.errors import TmuxCodexError
 
 __all__ = ["FileChange", "changed_files"]
 
@@ -47,7 +47,6 @@ class FileChange:
 
 # -- files changed (git) ----------------------------------------------------------
 
-_GIT_TIMEOUT = 60.0
 #: Bytes of a file looked at to tell binary from text (git looks at 8000).
 _BINARY_SNIFF = 8000
 _STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "added"}
@@ -58,28 +57,11 @@ class _GitError(Exception):
 
 
 def _git(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    # Reading must not take index.lock from under Codex's own git commands.
-    env.update(GIT_OPTIONAL_LOCKS="0", LC_ALL="C", LANGUAGE="C")
+    """git's output (the one runner, :mod:`tmux_codex.core.git`); its failure as ``_GitError``."""
     try:
-        proc = subprocess.run(
-            ["git", "-C", str(root), *git.SAFE_CONFIG, *args],
-            input=stdin if stdin is not None else b"",
-            capture_output=True,
-            env=env,
-            timeout=_GIT_TIMEOUT,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise _GitError("git is not installed") from None
-    except subprocess.TimeoutExpired:
-        raise _GitError(f"git {args[0]} took longer than {_GIT_TIMEOUT:.0f}s") from None
-    except OSError as exc:
-        raise _GitError(f"cannot run git: {exc}") from None
-    if proc.returncode != 0:
-        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise _GitError(message[0] if message else f"git {args[0]} exited {proc.returncode}")
-    return proc.stdout
+        return git.run(root, *args, stdin=stdin).stdout
+    except TmuxCodexError as exc:
+        raise _GitError(str(exc)) from None
 
 
 def _decode(path: bytes) -> str:

@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 
 from tmux_codex.core import git
 from tmux_codex.core.errors import NotPossible
+from tmux_codex.report.changes import FileChange
 
 _STATUS = {
     "A": "added",
@@ -39,26 +40,6 @@ _STATUS = {
 #: Options of every diff here: no external diff or textconv, real a/ b/ prefixes, renames.
 _DIFF = ("diff", "--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/", "-M")
 _NAMES = ("-c", "core.quotePath=false")
-
-
-@dataclass(frozen=True)
-class FileChange:
-    """One changed file: ``added``/``removed`` lines are None for a binary file."""
-
-    path: str
-    status: str  #: added modified deleted renamed copied type-changed unmerged untracked
-    added: int | None
-    removed: int | None
-    old_path: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "status": self.status,
-            "added": self.added,
-            "removed": self.removed,
-            "old_path": self.old_path,
-        }
 
 
 @dataclass(frozen=True)
@@ -138,7 +119,7 @@ def to_json(diff: Diff) -> dict[str, Any]:
     """The JSON of ``diff --json``: each kind's files, and all of them with totals."""
 
     def listing(changes: tuple[FileChange, ...]) -> list[dict[str, Any]]:
-        return [change.to_json() for change in changes]
+        return [change.to_dict() for change in changes]
 
     return {
         "root": str(diff.root),
