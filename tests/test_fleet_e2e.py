@@ -168,19 +168,27 @@ def test_worktree_bad_input(cli: Cli, codex_env: CodexEnv) -> None:
 def test_max_parallel_two_with_five_tasks(cli: Cli, codex_env: CodexEnv) -> None:
     write_config(cli, "[fleet]\nmax_parallel = 2\n")
     work = codex_env.workdir()
-    ids = [
-        cli.json("start", "-C", str(work), "-n", f"q{i}", run_prompt("sleep 0.5"))["id"]
+    # Each task's command waits for the test to say go: what runs and what waits
+    # is then known when it is looked at.
+    gate = "while [ ! -e go ]; do sleep 0.05; done"
+    started = [
+        cli.json("start", "-C", str(work), "-n", f"q{i}", run_prompt(gate, f"echo {i} >> ran.txt"))
         for i in range(5)
     ]
-    first = [cli.task(i)["state"] for i in ids]
-    assert first[2:] == ["queued"] * 3 and cli.task(ids[4])["reason"] == "slot"
+    ids = [t["id"] for t in started]
+    assert [t["state"] for t in started] == ["starting"] * 2 + ["queued"] * 3
+    assert {t["reason"] for t in started[2:]} == {"slot"}
+    listed = {t["id"]: t["state"] for t in cli.json("list")}
+    assert [listed[i] for i in ids[2:]] == ["queued"] * 3
+    (work / "go").touch()
     for task_id in ids:
         assert cli.wait_state(task_id, "done", "failed", timeout=120)["state"] == "done"
     events = cli.json_lines("events", "--json")
     assert live_at_most(events, 2) <= 2
-    started = [e["task"] for e in events if e["to"] == "starting"]
-    assert started == ids, "queued tasks start oldest first"
+    order = [e["task"] for e in events if e["to"] == "starting"]
+    assert order == ids, "queued tasks start oldest first"
     assert sum(1 for e in events if e["by"] == "queue" and e["to"] == "starting") == 3
+    assert sorted((work / "ran.txt").read_text().split()) == ["0", "1", "2", "3", "4"]
 
 
 def test_after_chain_and_a_failed_dependency(cli: Cli, codex_env: CodexEnv) -> None:
