@@ -24,8 +24,7 @@ from tmux_codex.core.models import FINAL_STATES, Task, now
 from tmux_codex.core.wake import wake
 from tmux_codex.tasks.context import Context, resolve
 from tmux_codex.tasks.launch import notify_arg, open_window, write_prompt
-from tmux_codex.tasks.refresh import pane_for as _pane_for
-from tmux_codex.tasks.refresh import refresh
+from tmux_codex.tasks.refresh import pane_for, refresh
 from tmux_codex.tmux.server import Tmux
 
 #: How much of what a resumed run wrote is read to see it took the conversation up.
@@ -127,7 +126,7 @@ def resume(
     tmux = Tmux(task.tmux_socket)
     if task.window_id:
         try:
-            if _pane_for(task, tmux.panes()) is not None:
+            if pane_for(task, tmux.panes()) is not None:
                 tmux.kill_window(task.window_id)
         except Exception:  # its tmux server is gone: a new one is started
             pass

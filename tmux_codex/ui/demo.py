@@ -26,7 +26,7 @@ from tmux_codex.codex.version import CODEX_VERSION, INSTALL_HINT
 from tmux_codex.core.errors import CodexNotFound, NotPossible
 from tmux_codex.core.paths import ensure_dir
 from tmux_codex.core.store import Store
-from tmux_codex.tasks.refresh import shim_alive as _shim_alive
+from tmux_codex.tasks.refresh import shim_alive
 
 #: The demo's tmux server (``tmux -L``).
 DEMO_SOCKET = "tmux-codex-demo"
@@ -129,7 +129,7 @@ def stop(root: Path | None = None, socket: str = DEMO_SOCKET) -> bool:
     _tmux(socket, "kill-server")
     # The shims record how their Codex ended as tmux goes: let them, then remove it all.
     deadline = time.monotonic() + 10
-    while any(_shim_alive(pid) for pid in shims) and time.monotonic() < deadline:
+    while any(shim_alive(pid) for pid in shims) and time.monotonic() < deadline:
         time.sleep(0.05)
     # A Codex may still be writing its state as it goes (the npm launcher exits before
     # the program it runs): remove what it leaves until nothing is left, a while at most.
