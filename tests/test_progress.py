@@ -69,3 +69,19 @@ def test_what_it_drew_long_ago_is_forgotten() -> None:
     assert seen.weigh(b"alpha beta gamma delta")
     assert seen.weigh(b"epsilon zeta eta theta iota kappa")
     assert seen.weigh(b"alpha")  # two generations of 4 words later: new again
+
+
+def test_a_word_drawn_in_pieces_then_whole_is_not_progress() -> None:
+    seen = Seen()
+    assert seen.weigh(b"\x1b[18;100HFak\x1b[18;103He  ready")  # first drawn: progress
+    # Codex redraws only changed cells: the word came in two pieces, now whole.
+    assert not seen.weigh(b"\x1b[2J\x1b[18;100HFake ready")
+
+
+def test_a_window_title_drawn_in_the_footer_is_not_progress() -> None:
+    """Codex 0.171 shows the thread's title in the pane title, then in its footer."""
+    seen = Seen()
+    assert seen.weigh(b"> a prompt\r\n")
+    assert not seen.weigh(b"\x1b]0;\xe2\xa0\xb8 Fake hang-headers task | project\x07")
+    assert not seen.weigh(b"\x1b[18;104HFake han")  # the footer, cut at the width
+    assert seen.weigh(b"\x1b[5;1Hsomething else entirely")

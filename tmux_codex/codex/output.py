@@ -66,12 +66,19 @@ def drawn_words(data: bytes, patterns: Patterns | None = None) -> list[str]:
     nothing. Every other word is returned; one shortened with ``…`` (a long
     path at a narrow width) as its pieces.
     """
+    return drawn_tokens(data, patterns)[1]
+
+
+def drawn_tokens(data: bytes, patterns: Patterns | None = None) -> tuple[list[str], list[str]]:
+    """Everything the bytes draw, split at blanks, and of that the words of
+    :func:`drawn_words`."""
     table = patterns if patterns is not None else patterns_for()
     pieces = _status_pieces(table)
     timer = table.status_timer.fullmatch
-    text = visible_text(data).replace("…", " ")
+    tokens = visible_text(data).replace("…", " ").split()
     # A timer token has a digit or a bullet: a word of letters is never one.
-    return [w for w in text.split() if w not in pieces and (w.isalpha() or timer(w) is None)]
+    words = [w for w in tokens if w not in pieces and (w.isalpha() or timer(w) is None)]
+    return tokens, words
 
 
 @functools.lru_cache(maxsize=16)
