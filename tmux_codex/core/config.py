@@ -173,6 +173,20 @@ def from_dict(data: dict[str, Any]) -> Config:
     return Config(**sections)
 
 
+def parse_toml(text: str) -> dict[str, Any]:
+    """TOML text as data; ``ValueError`` says what is wrong (and on which line)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ValueError("it nests arrays or tables too deeply") from None
+
+
 def load(path: Path) -> Config:
     """Read the config file at ``path``; defaults when it does not exist."""
     try:
@@ -181,16 +195,10 @@ def load(path: Path) -> Config:
         return Config()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML in config file {path}: {exc}") from None
-    except RecursionError:
-        raise ConfigError(f"config file {path} nests arrays or tables too deeply") from None
+        data = parse_toml(text)
+    except ValueError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
     try:
         return from_dict(data)
     except ValueError as exc:

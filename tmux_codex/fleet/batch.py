@@ -27,22 +27,17 @@ import heapq
 import os
 import re
 import stat
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tmux_codex.core import git
+from tmux_codex.core.config import parse_toml
 from tmux_codex.core.errors import BadInput, TmuxCodexError
 from tmux_codex.core.models import MODES
 from tmux_codex.fleet.worktrees import check_branch, default_branch
 from tmux_codex.tasks.launch import MAX_PROMPT_BYTES
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 #: The keys a [[task]] table may have.
 KEYS = (
@@ -126,11 +121,9 @@ def parse(
     """
     label = f"batch {shown or source}"
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"{label}: invalid TOML: {exc}") from None
-    except RecursionError:
-        raise BadInput(f"{label}: arrays or tables nest too deeply") from None
+        data = parse_toml(text)
+    except ValueError as exc:
+        raise BadInput(f"{label}: {exc}") from None
     extra = [key for key in data if key != "task"]
     if extra:
         raise BadInput(f"{label}: unknown key {extra[0]!r} (only [[task]] tables belong here)")
