@@ -8,6 +8,7 @@ life (the kernel drops it however the process dies) and writes its pid to
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -16,7 +17,7 @@ from typing import Any
 
 from tmux_codex.core.errors import NotPossible
 from tmux_codex.core.models import now
-from tmux_codex.core.paths import ensure_dir, monitor_info, monitor_lock
+from tmux_codex.core.paths import ensure_dir, monitor_info, monitor_lock, monitor_vouch
 
 
 class MonitorRunning(NotPossible):
@@ -53,6 +54,7 @@ class Lock:
     def __init__(self, home: Path) -> None:
         self.home = home
         self.fd = -1
+        self.token = ""
 
     def acquire(self) -> None:
         ensure_dir(self.home)
@@ -67,7 +69,17 @@ class Lock:
                 "'tmux-codex monitor --stop' stops it"
             ) from None
         self.fd = fd
-        info = {"pid": os.getpid(), "started_at": now(), "home": str(self.home)}
+        # A monitor killed before it could take back its word left it: it is void.
+        with contextlib.suppress(OSError):
+            monitor_vouch(self.home).unlink()
+        #: Names this run: what the monitor writes is told from a dead one's by it.
+        self.token = os.urandom(8).hex()
+        info = {
+            "pid": os.getpid(),
+            "started_at": now(),
+            "home": str(self.home),
+            "token": self.token,
+        }
         tmp = monitor_info(self.home).with_suffix(".tmp")
         fd_info = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd_info, "w", encoding="utf-8") as fh:
@@ -76,6 +88,8 @@ class Lock:
 
     def release(self) -> None:
         if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                monitor_vouch(self.home).unlink()
             monitor_info(self.home).unlink(missing_ok=True)
             os.close(self.fd)
             self.fd = -1

@@ -98,6 +98,11 @@ def monitor_info(home: Path) -> Path:
     return home / "monitor.json"
 
 
+def monitor_vouch(home: Path) -> Path:
+    """Which tasks' stored states the running monitor vouches for (JSON; see tasks.vouch)."""
+    return home / "monitor-vouch.json"
+
+
 def monitor_log(home: Path) -> Path:
     """What a detached monitor prints (append-only)."""
     return home / "monitor.log"

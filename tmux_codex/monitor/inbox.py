@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from tmux_codex.core.models import Task
 from tmux_codex.monitor.track import Track
 from tmux_codex.monitor.watch import Change, ProcessWatch
-from tmux_codex.tasks.refresh import shim_alive
+from tmux_codex.tasks.procs import shim_alive
 
 #: Gather file events this long before reading them: one wake-up per burst.
 COALESCE = 0.02

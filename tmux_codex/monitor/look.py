@@ -24,6 +24,7 @@ from tmux_codex.core.models import Task
 from tmux_codex.monitor.track import Track, agrees, schedule_look
 from tmux_codex.tasks.context import Context
 from tmux_codex.tasks.refresh import refresh
+from tmux_codex.tmux.server import PaneInfo
 
 #: At most one look (capture) per task per this many seconds.
 DEBOUNCE = 0.025
@@ -116,9 +117,11 @@ def look(
     tasks = [t for t in tasks if t.id in tracks]
     if not tasks:
         return Looked(0, [])
+    panes: dict[int, PaneInfo] = {}
     fresh = refresh(
         ctx,
         tasks,
+        panes_seen=panes,
         announced={t.id: tracks[t.id].announced for t in tasks},
         progressed=frozenset(progressed),
         by="monitor",
@@ -126,5 +129,7 @@ def look(
         wake_monitor=False,
     )
     for task in fresh:
+        seen = panes.get(task.id)
+        tracks[task.id].pipe = seen is not None and seen.pipe and not seen.dead
         landed(tracks[task.id], task, started)
     return Looked(len(tasks), fresh)

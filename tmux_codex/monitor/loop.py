@@ -42,6 +42,7 @@ from tmux_codex.core.errors import TmuxCodexError
 from tmux_codex.core.lock import Lock
 from tmux_codex.core.models import Task, now
 from tmux_codex.core.paths import config_path, ensure_dir, logs_dir, wake_dir
+from tmux_codex.core.wake import wakes as count_wakes
 from tmux_codex.monitor import decide, look, read, timers
 from tmux_codex.monitor.act import Actor
 from tmux_codex.monitor.changes import Feed
@@ -49,9 +50,11 @@ from tmux_codex.monitor.inbox import COALESCE, Inbox
 from tmux_codex.monitor.look import DEBOUNCE
 from tmux_codex.monitor.track import Track, follow
 from tmux_codex.monitor.watch import DirWatch
+from tmux_codex.monitor.word import Word
 from tmux_codex.tasks import queue
 from tmux_codex.tasks.context import Context
 from tmux_codex.tasks.refresh import refresh
+from tmux_codex.tmux.server import PaneInfo
 
 
 class Monitor:
@@ -81,6 +84,7 @@ class Monitor:
         self._generation = 0  # cached tasks are good while this stays
         self._slot_freed = False  # a task ended since the queue was last looked at
         self._seen_version: tuple[int, int] = (-1, -1)
+        self.word = Word(self.home)  # silent until serve gives it the run's token
 
     # -- life ---------------------------------------------------------------
 
@@ -118,6 +122,7 @@ class Monitor:
             for task in self.store.tasks():
                 if not task.final or task.state in ("lost", "failed"):
                     self._decide(task)  # prompts already up: only now, after a fresh look
+            self._vouch()
             while not self.stopping.is_set():
                 self._step()
         finally:
@@ -129,10 +134,15 @@ class Monitor:
         """Bring every live task up to date, as after a restart; start following their logs."""
         live = self.store.tasks(include_final=False)
         sizes = {t.id: read.log_size(t.log_path) for t in live}  # before looking: nothing missed
-        refreshed = refresh(self.ctx, live, by="monitor", wake_monitor=False)
+        woken = {t.id: count_wakes(self.home, t.id) for t in live}
+        panes: dict[int, PaneInfo] = {}
+        refreshed = refresh(self.ctx, live, by="monitor", wake_monitor=False, panes_seen=panes)
         started = self.clock()
         for task in self.store.tasks(include_final=False):
             track = self.tracks[task.id] = read.catch_up(task, sizes.get(task.id, 0), started)
+            seen = panes.get(task.id)
+            track.pipe = seen is not None and seen.pipe and not seen.dead
+            track.woken = woken.get(task.id, 0)
             self.inbox.watch_shim(task, track)
         ended = sum(1 for task in refreshed if task.final)
         self.log(f"reconciled {len(live)} live task(s); {ended} of them had ended")
@@ -163,7 +173,9 @@ class Monitor:
                 task = self.store.get(task_id)
                 if task is not None:
                     self._decide(task)
+            self._vouch()
         except Exception as exc:  # one bad turn must not end the monitor
+            self.word.withdraw()
             if isinstance(exc, TmuxCodexError):  # a full disk, tmux out of reach: one line
                 self.log(f"error: {exc}")
             else:
@@ -175,6 +187,11 @@ class Monitor:
     def _version(self) -> tuple[int, int]:
         """Changes to the store: by other processes (``data_version``), and by this one."""
         return self.store.data_version(), self.store.writes
+
+    def _vouch(self) -> None:
+        """Say which tasks' stored states are current (once this turn's writes are in)."""
+        due = timers.next_due(self.tracks, self.book.acting, self.book.resume_due, self.config)
+        self.word.say(self.tracks, due, self.clock())
 
     def _check_store(self) -> None:
         """Forget cached tasks when anybody wrote to the store since the last look."""
@@ -222,6 +239,8 @@ class Monitor:
                 continue
             self.inbox.watch_shim(task, track)
             woken = task_id in wakes
+            if woken:  # read before the look: a wake after it is one more
+                track.woken = count_wakes(self.home, task_id)
             wants = self._read(task, track, new, clock, progressed) if new else False
             if (wants or woken) and look.now_or_later(track, clock, woken):
                 wanted.add(task_id)
@@ -325,6 +344,7 @@ def serve(ctx: Context, notifier: Any = None) -> None:
             print(f"{now()} {line}", flush=True)
 
     monitor = Monitor(ctx, log=log, notifier=notifier)
+    monitor.word.token = lock.token
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         monitor.stop()

@@ -59,6 +59,8 @@ class Track:
     shim_pid: int | None = None  # the shim whose end is watched
     shim_gone: bool = False  # it ended: looked at until the task is seen to end
     exit_tries: int = 0
+    pipe: bool | None = None  # its log was on (pipe-pane) at the last look; None: not looked
+    woken: int = 0  # the wakes about it (tmux_codex.core.wake.wakes) read before the last look
 
     def __post_init__(self) -> None:
         if not self.live_state and self.state not in FINAL_STATES:
@@ -83,7 +85,7 @@ def follow(task: Task, track: Track | None, clock: float) -> Track:
     fresh = Track(state=task.state, mode=task.mode, progress_at=clock)
     fresh.attempt = task.attempt
     if track is not None:  # resumed: a new run of Codex; the log reads on from where it was
-        fresh.offset, fresh.fd = track.offset, track.fd
+        fresh.offset, fresh.fd, fresh.woken = track.offset, track.fd, track.woken
     return fresh
 
 
@@ -103,3 +105,16 @@ def agrees(announced: str | None, state: str) -> bool:
 def schedule_look(track: Track, due: float) -> None:
     """Look at the task at ``due`` at the latest (an earlier look already due stays)."""
     track.look_due = due if track.look_due is None else min(track.look_due, due)
+
+
+def vouches(track: Track) -> bool:
+    """Whether the store holds what a fresh look at the task would find, as far as the
+    monitor can tell: every byte read was weighed, and no look is wanted or put off."""
+    return (
+        track.state not in FINAL_STATES
+        and track.pipe is True
+        and track.look_due is None
+        and not track.unsettled
+        and track.unknown_since is None
+        and not track.shim_gone
+    )

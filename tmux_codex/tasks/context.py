@@ -6,12 +6,15 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tmux_codex.core.config import Config
 from tmux_codex.core.errors import BadInput, TaskNotFound
 from tmux_codex.core.models import Task
 from tmux_codex.core.store import Store
-from tmux_codex.tmux.server import Tmux
+
+if TYPE_CHECKING:
+    from tmux_codex.tmux.server import Tmux
 
 
 @dataclass
@@ -24,6 +27,8 @@ class Context:
 
     @property
     def tmux(self) -> Tmux:
+        from tmux_codex.tmux.server import Tmux  # not at import: reads may need no tmux
+
         return Tmux(self.socket)
 
 

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from tmux_codex.core.models import FINAL_STATES, Event, Task
+from tmux_codex.tasks import vouch
 from tmux_codex.tasks.context import Context, inside_server, resolve
-from tmux_codex.tasks.refresh import live_window, pane_for, refresh
-from tmux_codex.tmux.server import PaneInfo, Tmux
+
+if TYPE_CHECKING:
+    from tmux_codex.tmux.server import PaneInfo
+
+# tmux and the classifier are imported where needed: a read the running
+# monitor vouches for needs neither (see tmux_codex.tasks.vouch).
 
 
 def list_tasks(ctx: Context, include_final: bool = False, state: str | None = None) -> list[Task]:
-    tasks = refresh(ctx, ctx.store.tasks())
+    """The tasks (live ones only, unless ``include_final`` or ``state``), up to date."""
+    word = vouch.read_word(ctx.store.home)  # before the store: see tasks.vouch
+    tasks = vouch.current(ctx, ctx.store.tasks(include_final or state is not None), word)
     if not include_final and state is None:
         tasks = [t for t in tasks if t.state not in FINAL_STATES]
     if state is not None:
@@ -22,8 +30,8 @@ def list_tasks(ctx: Context, include_final: bool = False, state: str | None = No
 
 
 def show(ctx: Context, ref: str | None) -> Task:
-    task = resolve(ctx, ref)
-    return refresh(ctx, [task])[0]
+    word = vouch.read_word(ctx.store.home)
+    return vouch.current(ctx, [resolve(ctx, ref)], word)[0]
 
 
 def wait(
@@ -44,6 +52,8 @@ def wait(
     while True:
         clock = time.monotonic()
         if clock >= next_refresh:
+            from tmux_codex.tasks.refresh import refresh
+
             task = refresh(ctx, [task])[0]
             watched = running(ctx.store.home) is not None
             next_refresh = clock + (5.0 if watched else interval)
@@ -82,6 +92,8 @@ def events(ctx: Context, task_id: int | None = None, follow: bool = False) -> It
                 for t in ctx.store.tasks(include_final=False)
                 if task_id is None or t.id == task_id
             ]
+            from tmux_codex.tasks.refresh import refresh
+
             refresh(ctx, live)
             pause = 0.1 if watched else 1.0
         time.sleep(pause)
@@ -131,6 +143,9 @@ def status_line(counts: dict[str, int]) -> str:
 
 
 def screen(ctx: Context, ref: str | None) -> str:
+    from tmux_codex.tasks.refresh import live_window
+    from tmux_codex.tmux.server import Tmux
+
     task = live_window(ctx, resolve(ctx, ref))
     assert task.pane_id is not None
     return Tmux(task.tmux_socket).capture(task.pane_id, join=True)
@@ -189,7 +204,11 @@ def next_needing(ctx: Context, after_window: str | None = None) -> Task | None:
     Waiting and stalled tasks come before failed ones; only tasks whose
     window is still there count.
     """
-    live = refresh(ctx, ctx.store.tasks(include_final=False))
+    from tmux_codex.tasks.refresh import pane_for
+    from tmux_codex.tmux.server import Tmux
+
+    word = vouch.read_word(ctx.store.home)
+    live = vouch.current(ctx, ctx.store.tasks(include_final=False), word)
     seen = {t.id for t in live}
     tasks = live + [t for t in ctx.store.tasks() if t.state == "failed" and t.id not in seen]
     panes: dict[str, dict[str, PaneInfo]] = {}
@@ -212,6 +231,9 @@ def next_needing(ctx: Context, after_window: str | None = None) -> Task | None:
 
 def attach_argv(ctx: Context, ref: str | None) -> list[str]:
     """The tmux command that shows the task's window (run it, or exec it)."""
+    from tmux_codex.tasks.refresh import live_window
+    from tmux_codex.tmux.server import Tmux
+
     task = live_window(ctx, resolve(ctx, ref))
     assert task.window_id is not None
     tmux = Tmux(task.tmux_socket)

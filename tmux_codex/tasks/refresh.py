@@ -26,6 +26,7 @@ from tmux_codex.core.paths import env_path, log_stopped_detail
 from tmux_codex.core.store import StateChange
 from tmux_codex.core.wake import wake
 from tmux_codex.tasks.context import Context
+from tmux_codex.tasks.procs import process_state, shim_alive
 from tmux_codex.tmux.server import PaneInfo, Tmux
 
 if TYPE_CHECKING:
@@ -48,46 +49,6 @@ def pane_for(task: Task, panes: dict[str, PaneInfo]) -> PaneInfo | None:
     return info
 
 
-def _process_state(pid: int) -> str | None:
-    """The state letter of a process (``R``, ``S``, ``Z`` for a zombie, …); None if gone.
-
-    Where there is no ``/proc``, a process that exists is ``?``.
-    """
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0].decode()
-    except FileNotFoundError:
-        return None
-    except (OSError, IndexError):
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return "?"
-
-
-def shim_alive(pid: int | None) -> bool:
-    """Whether the task's shim still runs (then it will record how Codex ended).
-
-    A zombie does not: it has ended, and only its parent (tmux) can learn how.
-    """
-    if not pid:
-        return False
-    state = _process_state(pid)
-    if state is None or state == "Z":
-        return False
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            argv = fh.read()
-        # tmux_codex.tasks.shim; tmux_codex.shim before the package had rooms
-        return b"tmux_codex.tasks.shim" in argv or b"tmux_codex.shim" in argv
-    except OSError:
-        return True  # no /proc here: the pid exists, trust it
-
-
 #: After nudging a tmux server that missed its pane's exit, wait this long for it.
 NUDGE_WAIT = 1.0
 
@@ -101,7 +62,7 @@ def _dead_pane_status(tmux: Tmux, info: PaneInfo) -> tuple[int | None, int | Non
     """
     if info.dead_status is not None or info.dead_signal is not None:
         return info.dead_status, info.dead_signal
-    if info.pid <= 0 or info.server_pid <= 0 or _process_state(info.pid) != "Z":
+    if info.pid <= 0 or info.server_pid <= 0 or process_state(info.pid) != "Z":
         return None, None
     with contextlib.suppress(OSError):
         os.kill(info.server_pid, signal.SIGCHLD)
@@ -154,6 +115,7 @@ def refresh(
     by: str = "cli",
     hold: Callable[[Task, Verdict], bool] | None = None,
     wake_monitor: bool = True,
+    panes_seen: dict[int, PaneInfo] | None = None,
 ) -> list[Task]:
     """Bring live tasks' states up to date from tmux; returns the tasks re-read.
 
@@ -162,7 +124,8 @@ def refresh(
     ``announced`` gives the last state escape of tasks whose log the caller
     follows (others are read from their log's tail); a ``stalled`` task in
     ``progressed`` printed real output again and may leave ``stalled``. A
-    verdict for which ``hold`` says True is not written (yet).
+    verdict for which ``hold`` says True is not written (yet). The pane found
+    for each task is put in ``panes_seen`` (by task id) when given.
     """
     live = [t for t in tasks if t.state in LIVE_STATES and t.window_id]
     if not live:
@@ -181,6 +144,8 @@ def refresh(
         panes, screens = tmux.snapshot([t.pane_id for t in group if t.pane_id])
         for task in group:
             info = pane_for(task, panes)
+            if info is not None and panes_seen is not None:
+                panes_seen[task.id] = info
             if info is None:
                 if shim_alive(task.shim_pid):
                     continue  # tmux is out of reach from here, or the shim is finishing

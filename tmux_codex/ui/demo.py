@@ -26,7 +26,7 @@ from tmux_codex.codex.version import CODEX_VERSION, INSTALL_HINT
 from tmux_codex.core.errors import CodexNotFound, NotPossible
 from tmux_codex.core.paths import ensure_dir
 from tmux_codex.core.store import Store
-from tmux_codex.tasks.refresh import shim_alive
+from tmux_codex.tasks.procs import shim_alive
 
 #: The demo's tmux server (``tmux -L``).
 DEMO_SOCKET = "tmux-codex-demo"

@@ -1,0 +1,174 @@
+"""The monitor's word: which live tasks' stored states a running monitor vouches for.
+
+Every read command can classify a live task from a fresh ``capture-pane``
+(:func:`tmux_codex.tasks.refresh.refresh`), so answers are right with no
+monitor. A running monitor reads every byte of every log and looks at a task
+whenever those bytes, a hook or the shim can change its verdict; then the
+store already holds what a fresh look would find, and the look (a tmux call
+and the classifier) is wasted. The monitor says so in ``monitor-vouch.json``:
+for each task, the log offset and the wake count up to which its stored
+state accounts for everything. :func:`current` trusts the store for a task
+only while all of this holds, and looks at every other live task itself:
+
+- the monitor that wrote the file still runs (it holds its lock, and the
+  file carries the token of this run: a dead monitor's file is worthless);
+- it is not behind: its next timer (a stall, a look put off) is not overdue;
+- the task's log has not grown past the vouched offset, and nobody woke the
+  monitor about it since (hooks, Codex's notify, the shim, a command);
+- the task's shim still runs (a window closed or a Codex that ended is a
+  fresh look, whatever the monitor has seen yet).
+
+Reading order matters: the file is read before the store, so a state stored
+after the monitor vouched is at least as new as the one it vouched for.
+The monitor writes the file after its own writes to the store are committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tmux_codex.core.lock import running
+from tmux_codex.core.models import LIVE_STATES, STAMP, Task
+from tmux_codex.core.paths import monitor_vouch
+from tmux_codex.core.wake import wakes
+
+if TYPE_CHECKING:
+    from tmux_codex.tasks.context import Context
+
+#: The file's format; a file of another format vouches for nothing.
+FORMAT = 1
+#: A monitor whose next timer is this many seconds overdue is behind: its word waits.
+GRACE = 2.0
+#: The file is at most this big (read bounded; a bigger one vouches for nothing).
+MAX_SIZE = 4 << 20
+
+
+@dataclass(frozen=True)
+class Word:
+    """What a running monitor vouches for: task id → (log offset, wake count)."""
+
+    token: str
+    due: float | None  # wall-clock time of its next timer
+    tasks: dict[int, tuple[int, int]]
+
+
+def publish(home: Path, token: str, due: float | None, tasks: dict[int, tuple[int, int]]) -> None:
+    """Write the monitor's word (atomically: a reader sees the old file or the new one)."""
+    path = monitor_vouch(home)
+    body = {
+        "format": FORMAT,
+        "token": token,
+        "due": due,
+        "tasks": {str(k): list(v) for k, v in sorted(tasks.items())},
+    }
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(body, fh, separators=(",", ":"))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def withdraw(home: Path) -> None:
+    """The monitor takes its word back (it stops, or a turn failed)."""
+    with contextlib.suppress(OSError):
+        monitor_vouch(home).unlink()
+
+
+def read_word(home: Path, now: float | None = None) -> Word | None:
+    """The running monitor's word, or None: no monitor, another run's file, or it is behind."""
+    info = running(home)
+    if info is None or not info.get("token") or not _alive(info.get("pid")):
+        return None  # (a monitor that just took the lock has not voided a dead one's file yet)
+    try:
+        with open(monitor_vouch(home), "rb") as fh:
+            raw = fh.read(MAX_SIZE + 1)
+        if len(raw) > MAX_SIZE:
+            return None
+        body = json.loads(raw)
+        if body.get("format") != FORMAT or body.get("token") != info["token"]:
+            return None
+        due = body.get("due")
+        if due is not None and not isinstance(due, (int, float)):
+            return None
+        tasks = {int(key): (int(value[0]), int(value[1])) for key, value in body["tasks"].items()}
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
+    clock = time.time() if now is None else now
+    if due is not None and clock > due + GRACE:
+        return None
+    return Word(str(body["token"]), due, tasks)
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass
+    return True
+
+
+def _vouched_mtime(home: Path, word: Word | None, task: Task) -> float | None:
+    """The time of the task's last output when the word covers it as stored; else None."""
+    if word is None or task.state not in LIVE_STATES or not task.window_id:
+        return None
+    entry = word.tasks.get(task.id)
+    if entry is None:
+        return None
+    offset, woken = entry
+    try:
+        log = os.stat(task.log_path)
+    except OSError:
+        return None
+    if log.st_size > offset or wakes(home, task.id) > woken:
+        return None
+    from tmux_codex.tasks.procs import shim_alive
+
+    return log.st_mtime if shim_alive(task.shim_pid) else None
+
+
+def vouched(home: Path, word: Word | None, task: Task) -> bool:
+    """Whether the monitor's word covers ``task`` as stored (read after the word)."""
+    return _vouched_mtime(home, word, task) is not None
+
+
+def current(ctx: Context, tasks: list[Task], word: Word | None) -> list[Task]:
+    """``tasks`` (read from the store after ``word``) with every live one brought up to date.
+
+    Those the monitor vouches for are taken as stored, with the time of their
+    last output from their log (the monitor writes it only when it looks); the
+    others are looked at in tmux (one batched capture), as with no monitor.
+    """
+    home = ctx.store.home
+    taken: dict[int, Task] = {}
+    stale: list[Task] = []
+    for task in tasks:
+        if task.state not in LIVE_STATES or not task.window_id:
+            continue
+        mtime = _vouched_mtime(home, word, task)
+        if mtime is None:
+            stale.append(task)
+            continue
+        output = datetime.fromtimestamp(mtime, timezone.utc).strftime(STAMP)
+        if task.last_output_at is None or output > task.last_output_at:
+            taken[task.id] = replace(task, last_output_at=output)
+    if stale:
+        from tmux_codex.tasks.refresh import refresh
+
+        taken.update((t.id, t) for t in refresh(ctx, stale))
+    return [taken.get(t.id, t) for t in tasks] if taken else tasks
