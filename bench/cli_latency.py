@@ -34,6 +34,18 @@ printf '  >_ OpenAI Codex (v0.169.0)\\n\\n› %s\\n\\n• All done.\\n\\n  Worke
 printf '› Ask Codex to do anything\\n\\n  mock-model default · project\\n'
 exec sleep 3600
 """
+# ``--busy``: a turn that goes on, its status line redrawn ten times a second.
+BUSY_CODEX = """#!/bin/sh
+[ "$1" = --version ] && { echo "codex-cli 0.169.0"; exit 0; }
+printf '\\033]0;Working | project\\007\\033]7501;state=working:app=codex\\033\\\\'
+printf '  >_ OpenAI Codex (v0.169.0)\\n\\n› %s\\n\\n' "$*"
+i=0
+while :; do
+  printf '\\r\\033[2K• Working (%ds • esc to interrupt)' $((i / 10))
+  i=$((i + 1))
+  sleep 0.1
+done
+"""
 ENDING_CODEX = '#!/bin/sh\n[ "$1" = --version ] && echo "codex-cli 0.169.0"\nexit 0\n'
 
 
@@ -42,11 +54,12 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, default=50)
     parser.add_argument("--ended", type=int, default=0, help="tasks that end first")
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--busy", action="store_true", help="tasks at work, redrawing")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tcx-bench-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
         fake = root / "codex"
-        fake.write_text(FAKE_CODEX)
+        fake.write_text(BUSY_CODEX if args.busy else FAKE_CODEX)
         fake.chmod(0o755)
         socket = f"tcx-bench-{os.getpid()}"
         env = {
@@ -89,7 +102,7 @@ def main() -> int:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 out = subprocess.run(
-                    [*cmd, "list", "--state", "idle", "--json"],
+                    [*cmd, "list", "--state", "working" if args.busy else "idle", "--json"],
                     env=env,
                     capture_output=True,
                     text=True,
@@ -130,7 +143,8 @@ def main() -> int:
             subprocess.run([*cmd, "monitor", "--stop"], env=env, capture_output=True, check=False)
             subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
     print(
-        f"{args.tasks} live tasks, {args.ended} ended, {args.runs} runs each, "
+        f"{args.tasks} live tasks{' (busy)' if args.busy else ''}, {args.ended} ended, "
+        f"{args.runs} runs each, "
         f"{os.cpu_count()} cores"
     )
     print(f"  python + import click:  median {statistics.median(base):6.1f} ms")

@@ -166,13 +166,50 @@ def test_a_task_is_vouched_for_until_its_log_grows_or_the_monitor_is_woken(
     assert not vouch.vouched(home, word, make_task(home, shim_pid=shim, state="done"))
     assert not vouch.vouched(home, word, make_task(home, shim_pid=shim, window_id=None))
     with open(task.log_path, "ab") as fh:
-        fh.write(b"y")  # a byte the monitor has not weighed
+        fh.write(b"\x1b]7501;state=wor")  # a state escape the monitor has not weighed
     assert not vouch.vouched(home, word, task)
-    vouch.publish(home, lock.token, None, {7: (101, 1)})
+    with open(task.log_path, "ab") as fh:
+        fh.write(b"king:app=codex\x07")
+    assert not vouch.vouched(home, word, task)
+    vouch.publish(home, lock.token, None, {7: (100 + 35, 1)})
     word = vouch.read_word(home)
     assert vouch.vouched(home, word, task)
     wake(home, 7)  # a hook wrote something the monitor has not looked at
     assert wakes(home, 7) == 2
+    assert not vouch.vouched(home, word, task)
+
+
+@pytest.mark.parametrize("state", ["working", "idle", "waiting"])
+def test_bytes_the_monitor_would_not_look_at_keep_its_word(
+    locked: tuple[Path, Lock], shim: int, state: str
+) -> None:
+    """A spinner, a counter, keys typed: without a state escape the monitor would not
+    look, so neither does a read; an escape cut by the vouched offset is found whole."""
+    home, lock = locked
+    task = make_task(home, shim_pid=shim, state=state)
+    head = b"x" * 200 + b"\x1b]7501;state=working:app=codex\x07"
+    Path(task.log_path).write_bytes(head)
+    vouch.publish(home, lock.token, None, {7: (len(head), 0)})
+    word = vouch.read_word(home)
+    with open(task.log_path, "ab") as fh:
+        fh.write("\r\x1b[2K• Working (12s • esc to interrupt)".encode())
+    assert vouch.vouched(home, word, task)  # the old escape was weighed already
+    assert not vouch.vouched(home, word, make_task(home, shim_pid=shim, state="starting"))
+    assert not vouch.vouched(home, word, make_task(home, shim_pid=shim, state="stalled"))
+    # An escape begun before the offset and ended after it: not weighed whole.
+    cut = head[: len(head) - 5]
+    Path(task.log_path).write_bytes(cut)
+    vouch.publish(home, lock.token, None, {7: (len(cut), 0)})
+    word = vouch.read_word(home)
+    assert vouch.vouched(home, word, task)
+    with open(task.log_path, "ab") as fh:
+        fh.write(head[len(cut) :])
+    assert not vouch.vouched(home, word, task)
+    # Too much unread: the read looks for itself rather than read it all.
+    Path(task.log_path).write_bytes(b"")
+    vouch.publish(home, lock.token, None, {7: (0, 0)})
+    word = vouch.read_word(home)
+    Path(task.log_path).write_bytes(b"y" * (vouch.UNREAD_MAX + 1))
     assert not vouch.vouched(home, word, task)
 
 

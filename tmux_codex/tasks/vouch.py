@@ -13,8 +13,10 @@ only while all of this holds, and looks at every other live task itself:
 - the monitor that wrote the file still runs (it holds its lock, and the
   file carries the token of this run: a dead monitor's file is worthless);
 - it is not behind: its next timer (a stall, a look put off) is not overdue;
-- the task's log has not grown past the vouched offset, and nobody woke the
-  monitor about it since (hooks, Codex's notify, the shim, a command);
+- nobody woke the monitor about the task since (hooks, Codex's notify, the
+  shim, a command), and its log has not grown past the vouched offset, or
+  only by bytes that would not make the monitor look (no state escape, and
+  the task neither ``starting`` nor ``stalled``: a busy task's spinner);
 - the task's shim still runs (a window closed or a Codex that ended is a
   fresh look, whatever the monitor has seen yet).
 
@@ -46,6 +48,11 @@ if TYPE_CHECKING:
 FORMAT = 1
 #: A monitor whose next timer is this many seconds overdue is behind: its word waits.
 GRACE = 2.0
+#: Codex's state escape (CODEX.md), and the most bytes one takes.
+STATE_ESCAPE = b"\x1b]7501;"
+ESCAPE_MAX = 128
+#: At most this much of a log the monitor has not read yet is read by a read command.
+UNREAD_MAX = 64 << 10
 #: The file is at most this big (read bounded; a bigger one vouches for nothing).
 MAX_SIZE = 4 << 20
 
@@ -135,11 +142,42 @@ def _vouched_mtime(home: Path, word: Word | None, task: Task) -> float | None:
         log = os.stat(task.log_path)
     except OSError:
         return None
-    if log.st_size > offset or wakes(home, task.id) > woken:
+    if wakes(home, task.id) > woken:
+        return None
+    if log.st_size > offset and not _weighs_nothing(task, offset, log.st_size):
         return None
     from tmux_codex.tasks.procs import shim_alive
 
     return log.st_mtime if shim_alive(task.shim_pid) else None
+
+
+def _weighs_nothing(task: Task, offset: int, size: int) -> bool:
+    """Whether bytes the monitor has not read yet cannot change the task's verdict.
+
+    The monitor looks at a ``working``, ``idle`` or ``waiting`` task because of
+    its bytes only when they hold one of Codex's state escapes (a prompt, a
+    turn's end, a turn's start: each announced before it is drawn); a
+    ``starting`` or ``stalled`` task, for any byte. A busy task's spinner
+    would otherwise make every read look at it. The bytes are read from a
+    little before ``offset``, so an escape the offset cuts is found whole.
+    """
+    if task.state not in ("working", "idle", "waiting") or size - offset > UNREAD_MAX:
+        return False
+    start = max(offset - ESCAPE_MAX, 0)
+    try:
+        with open(task.log_path, "rb") as fh:
+            fh.seek(start)
+            data = fh.read(size - start)
+    except OSError:
+        return False
+    cut = offset - start
+    at = data.find(STATE_ESCAPE)
+    while at >= 0:
+        ends = [e for e in (data.find(b"\x07", at), data.find(b"\x1b\\", at)) if e >= 0]
+        if not ends or min(ends) >= cut:
+            return False  # one the monitor has not weighed (or not whole yet)
+        at = data.find(STATE_ESCAPE, at + 1)
+    return True
 
 
 def vouched(home: Path, word: Word | None, task: Task) -> bool:
