@@ -75,6 +75,39 @@ def test_resume_an_exec_task(cli: Cli, codex_env: CodexEnv, fake_model: FakeMode
     assert "remember the word HERON" in last and "and then?" in last
 
 
+def test_resume_waits_for_a_slot(
+    cli: Cli, codex_env: CodexEnv, fake_model: FakeModelServer, tmp_path: Path
+) -> None:
+    """At [fleet] max_parallel, a resumed task is queued, as a new one would be, and the
+    monitor runs it as resumed (the same session, attempt 2) when a slot frees."""
+    config = tmp_path / "one.toml"
+    config.write_text("[fleet]\nmax_parallel = 1\n", encoding="utf-8")
+    cli.env["TMUX_CODEX_CONFIG"] = str(config)
+    work = codex_env.workdir()
+    task = cli.json("start", "-C", str(work), "[scenario:complete] remember the word EGRET")
+    wait_stored(cli, task["id"], "done")
+    wait_until(lambda: stored(cli, task["id"])["codex_session_id"], 30, what="the session id")
+    session = stored(cli, task["id"])["codex_session_id"]
+    holder = start(cli, work, "[scenario:complete] hold the slot")
+    wait_stored(cli, holder, "idle")
+    out = cli.run("resume", str(task["id"]), "[scenario:complete] and the word?")
+    assert "queued: attempt 2 waits for a slot" in out.stdout
+    waiting = stored(cli, task["id"])
+    assert (waiting["state"], waiting["reason"], waiting["attempt"]) == ("queued", "slot", 2)
+    assert waiting["window_id"] is None
+    log = Path(waiting["log_path"]).read_bytes()
+    assert log.count(SEPARATOR.encode()) == 1  # written once, before anything of run 2
+    cli.run("kill", str(holder))
+    again = wait_stored(cli, task["id"], "done")
+    assert again["attempt"] == 2 and again["codex_session_id"] == session
+    assert again["start_commit"] == task["start_commit"]  # still its first run's
+    last = json.dumps(fake_model.turns()[-1]["body"]["input"])
+    assert "remember the word EGRET" in last and "and the word?" in last
+    seen = [(e["to"], e["by"]) for e in events(cli, task["id"])]
+    assert ("queued", "user") in seen and ("starting", "queue") in seen
+    assert Path(again["log_path"]).read_bytes().count(SEPARATOR.encode()) == 1
+
+
 def test_resume_needs_an_ended_task_with_a_session(
     cli: Cli, codex_env: CodexEnv, tmp_path: Path
 ) -> None:

@@ -90,15 +90,31 @@ def poke(task: str | None) -> None:
 def resume(task: str, prompt: str | None, timeout: float) -> None:
     """Resume an ended task's Codex session in a new window, with PROMPT if given.
 
-    Its old window is closed; the log goes on after a separator line.
+    Its old window is closed; the log goes on after a separator line. With
+    [fleet] max_parallel tasks running it waits 'queued', and the monitor
+    resumes it when a slot frees.
     """
     from tmux_codex.tasks.resume import resume as resume_task
 
     with context() as ctx:
         resumed = resume_task(ctx, task, prompt, verify=timeout)
-    click.echo(
-        f"task {resumed.id} ({printable(resumed.name, keep='')}) resumed: attempt {resumed.attempt}"
-    )
+        if resumed.state == "queued":  # the monitor starts it when a slot frees
+            from tmux_codex.monitor.daemon import spawn
+
+            if spawn(ctx.store.home) is None:
+                click.echo(
+                    "tmux-codex: warning: the monitor did not start, and only it starts "
+                    f"queued tasks; see {ctx.store.home / 'monitor.log'}",
+                    err=True,
+                )
+    name = printable(resumed.name, keep="")
+    if resumed.state == "queued":
+        click.echo(
+            f"task {resumed.id} ({name}) queued: attempt {resumed.attempt} waits for a slot "
+            "([fleet] max_parallel tasks run)"
+        )
+    else:
+        click.echo(f"task {resumed.id} ({name}) resumed: attempt {resumed.attempt}")
 
 
 @click.command()

@@ -87,10 +87,11 @@ def launch(store: Store, task: Task) -> Task | None:
     """Open the window of a claimed task; on failure it is ``failed``, saying why.
 
     A task in a plain workdir begins now: its start commit is the workdir's
-    ``HEAD`` now, not when it was queued (a worktree task's is its base's).
+    ``HEAD`` now, not when it was queued (a worktree task's is its base's; a
+    resumed task's, that of its first run).
     """
     try:
-        if not task.worktree:
+        if not task.worktree and task.attempt == 1:
             store.update(task.id, start_commit=git_head(task.workdir))
         return open_window(store, task, environment=False)
     except Exception as exc:

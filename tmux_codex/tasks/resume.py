@@ -25,6 +25,7 @@ from tmux_codex.core.wake import wake
 from tmux_codex.tasks.context import Context, resolve
 from tmux_codex.tasks.launch import notify_arg, open_window, write_prompt
 from tmux_codex.tasks.refresh import pane_for, refresh
+from tmux_codex.tasks.slots import admission
 from tmux_codex.tmux.server import Tmux
 
 #: How much of what a resumed run wrote is read to see it took the conversation up.
@@ -84,9 +85,21 @@ def separator_bytes(attempt: int, at: str) -> bytes:
 
 
 def resume(
-    ctx: Context, ref: str | None, prompt: str | None = None, by: str = "user", verify: float = 60.0
+    ctx: Context,
+    ref: str | None,
+    prompt: str | None = None,
+    by: str = "user",
+    verify: float = 60.0,
+    max_parallel: int | None = None,
 ) -> Task:
-    """Resume an ended task's Codex session; the task, running again."""
+    """Resume an ended task's Codex session; the task, running again.
+
+    With ``[fleet] max_parallel`` tasks live (``max_parallel``: the config's
+    when None), it is ``queued`` instead (reason ``slot``), ready to run as
+    resumed: the monitor starts it when a slot frees.
+    """
+    if max_parallel is None:
+        max_parallel = ctx.config.fleet.max_parallel
     task = refresh(ctx, [resolve(ctx, ref)])[0]
     if not task.final:
         raise NotPossible(
@@ -114,45 +127,41 @@ def resume(
     if task.mode == "exec":
         write_prompt(ctx.store.home, task.id, prompt or DEFAULT_EXEC_PROMPT)
     store = ctx.store
-    # Claimed first (only from an ended state): two resumes never both run.
-    if not store.set_state(
-        task.id,
-        "starting",
-        by=by,
-        detail=f"resumed Codex session {task.codex_session_id} (attempt {attempt})",
-        only_from=FINAL_STATES,
-    ):
-        raise NotPossible(f"task {task.id} ({task.name}) is being resumed already")
     tmux = Tmux(task.tmux_socket)
-    if task.window_id:
+    if task.window_id:  # closed first: the new window is the task's only one
         try:
             if pane_for(task, tmux.panes()) is not None:
                 tmux.kill_window(task.window_id)
         except Exception:  # its tmux server is gone: a new one is started
             pass
     log = Path(task.log_path)
-    offset = log.stat().st_size if log.exists() else 0
-    separator = separator_bytes(attempt, now())
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        os.write(fd, separator)
-    finally:
-        os.close(fd)
-    store.update(
-        task.id,
-        argv=argv,
-        attempt=attempt,
-        exit_code=None,
-        prompt_text=None,
-        error=None,
-        shim_pid=None,
-        window_id=None,
-        pane_id=None,
-        hook_at=None,
-        hook_event=None,
-        hook_request=None,
-        codex_version=installed_version(argv[0], store.home),  # upgraded since, perhaps
-    )
+    fields = _fresh_run(argv, attempt, store.home)
+    detail = f"resumed Codex session {task.codex_session_id} (attempt {attempt})"
+    # Claimed (only from an ended state: two resumes never both run) and, at
+    # [fleet] max_parallel, queued with its new command line in one
+    # transaction: the monitor can start it only as resumed.
+    with store.transaction():
+        waits = admission(store, max_parallel, ()) if max_parallel > 0 else None
+        if not store.set_state(
+            task.id,
+            "queued" if waits else "starting",
+            reason=waits,
+            by=by,
+            detail=f"{detail}: waits for a slot" if waits else detail,
+            only_from=FINAL_STATES,
+        ):
+            raise NotPossible(f"task {task.id} ({task.name}) is being resumed already")
+        offset = log.stat().st_size if log.exists() else 0
+        separator = separator_bytes(attempt, now())
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, separator)
+        finally:
+            os.close(fd)
+        store.update(task.id, **fields)
+    if waits:
+        wake(store.home, task.id)  # the monitor starts it when a slot frees
+        return store.get(task.id) or task
     try:
         resumed = open_window(store, store.get(task.id) or task)
     except BaseException as exc:
@@ -163,6 +172,24 @@ def resume(
     if verify > 0:
         _verify(ctx, resumed, offset + len(separator), verify)
     return store.get(task.id) or resumed
+
+
+def _fresh_run(argv: list[str], attempt: int, home: Path) -> dict[str, object]:
+    """The task's fields for a new run of Codex (``attempt``) with ``argv``."""
+    return {
+        "argv": argv,
+        "attempt": attempt,
+        "exit_code": None,
+        "prompt_text": None,
+        "error": None,
+        "shim_pid": None,
+        "window_id": None,
+        "pane_id": None,
+        "hook_at": None,
+        "hook_event": None,
+        "hook_request": None,
+        "codex_version": installed_version(argv[0], home),  # upgraded since, perhaps
+    }
 
 
 def _verify(ctx: Context, task: Task, offset: int, timeout: float) -> None:
