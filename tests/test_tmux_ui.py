@@ -16,6 +16,7 @@ import pytest
 from tests.codexbed import CodexEnv, wait_until
 from tests.conftest import Cli, Client
 from tests.test_monitor import events, start, stored, wait_stored
+from tmux_codex.core.errors import CodexNotFound
 from tmux_codex.tmux.bindings import example_conf
 
 pytestmark = pytest.mark.e2e
@@ -322,3 +323,21 @@ def test_readme_config_reference_is_generated_from_the_defaults() -> None:
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert readme_with(readme, "config", config_block()) == readme, "run scripts/gen-docs"
+
+
+def test_demo_finds_the_codex_scripts_setup_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README's first command, `scripts/setup && .venv/bin/tmux-codex demo`, on a machine
+    with no codex on PATH: the demo runs the one setup put in the checkout's .tools."""
+    from tmux_codex.ui import demo
+
+    installed = demo.CHECKOUT / ".tools/codex/node_modules/.bin/codex"
+    assert (demo.CHECKOUT / "tmux_codex" / "__init__.py").is_file()
+    monkeypatch.delenv("TMUX_CODEX_CODEX", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing there
+    if not installed.exists():
+        with pytest.raises(CodexNotFound):
+            demo.find_codex()
+        return
+    assert demo.find_codex() == str(installed)

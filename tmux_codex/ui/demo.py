@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import tmux_codex
 from tmux_codex.codex.version import CODEX_VERSION, INSTALL_HINT
 from tmux_codex.core.errors import CodexNotFound, NotPossible
 from tmux_codex.core.paths import ensure_dir
@@ -75,6 +76,11 @@ def command_folder() -> str | None:
     return str(script.parent)
 
 
+#: A checkout of tmux-codex (where ``scripts/setup`` installs the pinned Codex):
+#: the folder that holds the package.
+CHECKOUT = Path(tmux_codex.__file__).resolve().parent.parent
+
+
 def default_root() -> Path:
     return Path(tempfile.gettempdir()) / f"tmux-codex-demo-{os.getuid()}"
 
@@ -82,8 +88,7 @@ def default_root() -> Path:
 def find_codex() -> str:
     """The codex to run: ``TMUX_CODEX_CODEX``, ``codex`` on PATH, or a checkout's ``.tools``."""
     candidates = [os.environ.get("TMUX_CODEX_CODEX", ""), "codex"]
-    checkout = Path(__file__).resolve().parent.parent / ".tools/codex/node_modules/.bin/codex"
-    candidates.append(str(checkout))
+    candidates.append(str(CHECKOUT / ".tools/codex/node_modules/.bin/codex"))
     for candidate in candidates:
         found = shutil.which(candidate) if candidate else None
         if found:
