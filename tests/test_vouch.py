@@ -27,11 +27,15 @@ from tmux_codex.core.models import STAMP, Task
 from tmux_codex.core.paths import monitor_info, monitor_vouch
 from tmux_codex.core.wake import wake, wakes
 from tmux_codex.monitor.track import Track, vouches
-from tmux_codex.monitor.word import Word
+from tmux_codex.monitor.voucher import Voucher
 from tmux_codex.tasks import vouch
 from tmux_codex.tasks.context import Context, open_context
 from tmux_codex.tasks.queries import list_tasks, show
 from tmux_codex.tmux import server as tmux_server
+
+
+def fp(task: Task) -> int:
+    return vouch.fingerprint(task.state, task.reason, task.prompt_text)
 
 
 def make_task(home: Path, **extra: Any) -> Task:
@@ -73,13 +77,13 @@ def shim() -> Iterator[int]:
 
 def test_a_running_monitors_word_is_read(locked: tuple[Path, Lock]) -> None:
     home, lock = locked
-    vouch.publish(home, lock.token, 1000.0, {7: (120, 2), 8: (0, 0)})
+    vouch.publish(home, lock.token, 1000.0, {7: (120, 2, 5), 8: (0, 0, 0)})
     assert oct(monitor_vouch(home).stat().st_mode & 0o777) == "0o600"
     word = vouch.read_word(home, now=1000.5)
-    assert word is not None and word.tasks == {7: (120, 2), 8: (0, 0)}
+    assert word is not None and word.tasks == {7: (120, 2, 5), 8: (0, 0, 0)}
     # A monitor behind on its timers (stuck, stopped) vouches for nothing.
     assert vouch.read_word(home, now=1000.0 + vouch.GRACE + 0.1) is None
-    vouch.publish(home, lock.token, None, {7: (1, 0)})  # no timer due: never behind
+    vouch.publish(home, lock.token, None, {7: (1, 0, 0)})  # no timer due: never behind
     assert vouch.read_word(home, now=1e12) is not None
     vouch.withdraw(home)
     assert vouch.read_word(home) is None
@@ -87,9 +91,9 @@ def test_a_running_monitors_word_is_read(locked: tuple[Path, Lock]) -> None:
 
 def test_no_word_without_the_monitor_that_gave_it(locked: tuple[Path, Lock]) -> None:
     home, lock = locked
-    vouch.publish(home, "another-run", None, {7: (1, 0)})
+    vouch.publish(home, "another-run", None, {7: (1, 0, 0)})
     assert vouch.read_word(home) is None  # a dead monitor's file
-    vouch.publish(home, lock.token, None, {7: (1, 0)})
+    vouch.publish(home, lock.token, None, {7: (1, 0, 0)})
     info = json.loads(monitor_info(home).read_text())
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
@@ -109,11 +113,22 @@ def test_no_word_without_the_monitor_that_gave_it(locked: tuple[Path, Lock]) -> 
         b"",
         b"{",
         b"[]",
-        b'{"format": 2, "token": "T", "due": null, "tasks": {}}',
-        b'{"format": 1, "token": "T", "due": "soon", "tasks": {}}',
-        b'{"format": 1, "token": "T", "due": null, "tasks": {"7": "x"}}',
-        b'{"format": 1, "token": "T", "due": null, "tasks": {"seven": [1, 0]}}',
-        b'{"format": 1, "token": "T", "due": null}',
+        b"null",
+        b'{"format": 1, "token": "T", "due": null, "tasks": {}}',
+        b'{"format": 2, "token": "T", "due": "soon", "tasks": {}}',
+        b'{"format": 2, "token": "T", "due": NaN, "tasks": {}}',
+        b'{"format": 2, "token": "T", "due": Infinity, "tasks": {}}',
+        b'{"format": 2, "token": "T", "due": null, "tasks": {"7": "x"}}',
+        b'{"format": 2, "token": "T", "due": null, "tasks": {"7": "991"}}',
+        b'{"format": 2, "token": "T", "due": null, "tasks": {"7": [1, 0]}}',
+        b'{"format": 2, "token": "T", "due": null, "tasks": {"7": [Infinity, 0, 0]}}',
+        b'{"format": 2, "token": "T", "due": null, "tasks": {"7": [1.5, 0, 0]}}',
+        b'{"format": 2, "token": "T", "due": null, "tasks": {"7": [-1, 0, 0]}}',
+        b'{"format": 2, "token": "T", "due": null, "tasks": {"7": [true, 0, 0]}}',
+        b'{"format": 2, "token": "T", "due": null, "tasks": {"seven": [1, 0, 0]}}',
+        b'{"format": 2, "token": "T", "due": null, "tasks": []}',
+        b'{"format": 2, "token": "T", "due": null}',
+        b"[" * 100000 + b"]" * 100000,
     ],
 )
 def test_a_damaged_word_vouches_for_nothing(locked: tuple[Path, Lock], body: bytes) -> None:
@@ -128,15 +143,39 @@ def test_a_huge_word_is_not_read_whole(locked: tuple[Path, Lock]) -> None:
     assert vouch.read_word(home) is None
 
 
+def test_no_word_from_what_is_not_a_plain_file(locked: tuple[Path, Lock], tmp_path: Path) -> None:
+    """A FIFO would block a read for ever; a link may point anywhere: neither is read."""
+    home, lock = locked
+    real = tmp_path / "elsewhere.json"
+    vouch.publish(tmp_path, lock.token, None, {7: (1, 0, 0)})
+    (tmp_path / "monitor-vouch.json").rename(real)
+    monitor_vouch(home).symlink_to(real)
+    assert vouch.read_word(home) is None
+    monitor_vouch(home).unlink()
+    os.mkfifo(monitor_vouch(home))
+    assert vouch.read_word(home) is None  # at once, not blocked
+    monitor_vouch(home).unlink()
+    monitor_vouch(home).mkdir()
+    assert vouch.read_word(home) is None
+
+
+@pytest.mark.parametrize("info", [b"null", b"[]", b'"x"', b"7", b"{", b'{"pid": "1"}'])
+def test_a_damaged_monitor_json_means_no_word(locked: tuple[Path, Lock], info: bytes) -> None:
+    home, lock = locked
+    vouch.publish(home, lock.token, None, {7: (1, 0, 0)})
+    monitor_info(home).write_bytes(info)
+    assert vouch.read_word(home) is None
+
+
 def test_no_monitor_no_word(tmp_path: Path) -> None:
     home = tmp_path / "home"
     lock = Lock(home)
     lock.acquire()
-    vouch.publish(home, lock.token, None, {7: (1, 0)})
+    vouch.publish(home, lock.token, None, {7: (1, 0, 0)})
     token = lock.token
     lock.release()
     assert not monitor_vouch(home).exists()  # a monitor that stops takes its word back
-    vouch.publish(home, token, None, {7: (1, 0)})  # as if killed before it could
+    vouch.publish(home, token, None, {7: (1, 0, 0)})  # as if killed before it could
     assert vouch.read_word(home) is None
     again = Lock(home)
     again.acquire()  # the next monitor voids it at once
@@ -157,7 +196,7 @@ def test_a_task_is_vouched_for_until_its_log_grows_or_the_monitor_is_woken(
     Path(task.log_path).write_bytes(b"x" * 100)
     wake(home, 7)
     assert wakes(home, 7) == 1
-    vouch.publish(home, lock.token, None, {7: (100, 1)})
+    vouch.publish(home, lock.token, None, {7: (100, 1, fp(task))})
     word = vouch.read_word(home)
     assert vouch.vouched(home, word, task)
     assert not vouch.vouched(home, None, task)
@@ -171,11 +210,48 @@ def test_a_task_is_vouched_for_until_its_log_grows_or_the_monitor_is_woken(
     with open(task.log_path, "ab") as fh:
         fh.write(b"king:app=codex\x07")
     assert not vouch.vouched(home, word, task)
-    vouch.publish(home, lock.token, None, {7: (100 + 35, 1)})
+    size = os.stat(task.log_path).st_size
+    vouch.publish(home, lock.token, None, {7: (size, 1, fp(task))})
     word = vouch.read_word(home)
     assert vouch.vouched(home, word, task)
     wake(home, 7)  # a hook wrote something the monitor has not looked at
     assert wakes(home, 7) == 2
+    assert not vouch.vouched(home, word, task)
+
+
+def test_only_the_verdict_the_monitor_judged_is_vouched_for(
+    locked: tuple[Path, Lock], shim: int
+) -> None:
+    """A state another process wrote (``send``: "working"; a read that looked before the
+    monitor did) is not the monitor's: it is looked at afresh."""
+    home, lock = locked
+    task = make_task(home, shim_pid=shim, state="waiting", reason="approval", prompt_text="$ ls")
+    Path(task.log_path).write_bytes(b"")
+    vouch.publish(home, lock.token, None, {7: (0, 0, fp(task))})
+    word = vouch.read_word(home)
+    assert vouch.vouched(home, word, task)
+    for change in (
+        {"state": "working", "reason": None, "prompt_text": None},
+        {"reason": "edit"},
+        {"prompt_text": "$ rm -rf build"},
+    ):
+        assert not vouch.vouched(home, word, replace(task, **change))
+
+
+def test_counts_that_went_down_are_news(locked: tuple[Path, Lock], shim: int) -> None:
+    """A wake file or a log that shrank (never done by tmux-codex) is no reason to trust."""
+    home, lock = locked
+    task = make_task(home, shim_pid=shim)
+    Path(task.log_path).write_bytes(b"x" * 10)
+    wake(home, 7)
+    wake(home, 7)
+    vouch.publish(home, lock.token, None, {7: (10, 2, fp(task))})
+    word = vouch.read_word(home)
+    assert vouch.vouched(home, word, task)
+    (home / "wake" / "7").write_bytes(b"1")  # as an older shim did: truncated to one byte
+    assert not vouch.vouched(home, word, task)
+    (home / "wake" / "7").write_bytes(b"11")
+    Path(task.log_path).write_bytes(b"x" * 5)
     assert not vouch.vouched(home, word, task)
 
 
@@ -189,17 +265,19 @@ def test_bytes_the_monitor_would_not_look_at_keep_its_word(
     task = make_task(home, shim_pid=shim, state=state)
     head = b"x" * 200 + b"\x1b]7501;state=working:app=codex\x07"
     Path(task.log_path).write_bytes(head)
-    vouch.publish(home, lock.token, None, {7: (len(head), 0)})
+    vouch.publish(home, lock.token, None, {7: (len(head), 0, fp(task))})
     word = vouch.read_word(home)
     with open(task.log_path, "ab") as fh:
         fh.write("\r\x1b[2K• Working (12s • esc to interrupt)".encode())
     assert vouch.vouched(home, word, task)  # the old escape was weighed already
-    assert not vouch.vouched(home, word, make_task(home, shim_pid=shim, state="starting"))
-    assert not vouch.vouched(home, word, make_task(home, shim_pid=shim, state="stalled"))
+    for other in ("starting", "stalled"):  # the monitor looks at these for any byte
+        busy = make_task(home, shim_pid=shim, state=other)
+        vouch.publish(home, lock.token, None, {7: (len(head), 0, fp(busy))})
+        assert not vouch.vouched(home, vouch.read_word(home), busy)
     # An escape begun before the offset and ended after it: not weighed whole.
     cut = head[: len(head) - 5]
     Path(task.log_path).write_bytes(cut)
-    vouch.publish(home, lock.token, None, {7: (len(cut), 0)})
+    vouch.publish(home, lock.token, None, {7: (len(cut), 0, fp(task))})
     word = vouch.read_word(home)
     assert vouch.vouched(home, word, task)
     with open(task.log_path, "ab") as fh:
@@ -207,7 +285,7 @@ def test_bytes_the_monitor_would_not_look_at_keep_its_word(
     assert not vouch.vouched(home, word, task)
     # Too much unread: the read looks for itself rather than read it all.
     Path(task.log_path).write_bytes(b"")
-    vouch.publish(home, lock.token, None, {7: (0, 0)})
+    vouch.publish(home, lock.token, None, {7: (0, 0, fp(task))})
     word = vouch.read_word(home)
     Path(task.log_path).write_bytes(b"y" * (vouch.UNREAD_MAX + 1))
     assert not vouch.vouched(home, word, task)
@@ -221,7 +299,7 @@ def test_a_task_whose_shim_ended_is_looked_at(locked: tuple[Path, Lock]) -> None
     )
     task = make_task(home, shim_pid=proc.pid)
     Path(task.log_path).write_bytes(b"")
-    vouch.publish(home, lock.token, None, {7: (0, 0)})
+    vouch.publish(home, lock.token, None, {7: (0, 0, fp(task))})
     assert vouch.vouched(home, vouch.read_word(home), task)
     proc.kill()
     proc.wait()
@@ -237,7 +315,7 @@ def test_current_looks_only_at_what_is_not_vouched_for(
     ended = make_task(home, id=9, state="done", log_path=str(home / "9.log"))
     for task in (trusted, other):
         Path(task.log_path).write_bytes(b"")
-    vouch.publish(home, lock.token, None, {7: (0, 0)})
+    vouch.publish(home, lock.token, None, {7: (0, 0, fp(trusted))})
     looked: list[list[int]] = []
 
     def refresh(ctx: Context, tasks: list[Task]) -> list[Task]:
@@ -271,9 +349,11 @@ class _Home:
 
 
 def test_the_monitor_vouches_only_when_nothing_is_pending() -> None:
-    track = Track(state="idle", mode="tui", pipe=True)
+    track = Track(state="idle", mode="tui", pipe=True, judged=1)
     assert vouches(track)
     changes: list[dict[str, Any]] = [
+        {"judged": None},  # no verdict of its own (a look that failed, or was held)
+        {"log_closed": True},  # its log's writer closed it (tmux may still say "piped")
         {"pipe": None},  # never looked at
         {"pipe": False},  # its log stopped (a full disk): bytes no longer tell
         {"look_due": 1.0},  # a look put off (debounce, a prompt to confirm)
@@ -283,7 +363,8 @@ def test_the_monitor_vouches_only_when_nothing_is_pending() -> None:
         {"state": "done"},
     ]
     for change in changes:
-        assert not vouches(Track(**{"state": "idle", "mode": "tui", "pipe": True, **change}))
+        base = {"state": "idle", "mode": "tui", "pipe": True, "judged": 1}
+        assert not vouches(Track(**{**base, **change}))
 
 
 # -- the real monitor, the real Codex ---------------------------------------------------
@@ -391,22 +472,24 @@ def test_a_window_closed_under_the_monitor_is_lost_at_once(
 
 def test_the_monitor_says_its_word_only_when_it_changes(locked: tuple[Path, Lock]) -> None:
     home, lock = locked
-    silent = Word(home)  # a monitor run in a test, with no lock: says nothing
-    silent.say({7: Track(state="idle", mode="tui", pipe=True)}, None, 0.0)
+    silent = Voucher(home)  # a monitor run in a test, with no lock: says nothing
+    silent.say({7: Track(state="idle", mode="tui", pipe=True, judged=3)}, None, 0.0)
     assert not monitor_vouch(home).exists()
-    word = Word(home, lock.token)
-    tracks = {7: Track(state="idle", mode="tui", pipe=True, offset=10, woken=1)}
-    tracks[8] = Track(state="working", mode="tui", pipe=True, look_due=5.0)
+    word = Voucher(home, lock.token)
+    tracks = {7: Track(state="idle", mode="tui", pipe=True, offset=10, woken=1, judged=3)}
+    tracks[8] = Track(state="working", mode="tui", pipe=True, look_due=5.0, judged=4)
+    tracks[9] = Track(state="working", mode="tui", pipe=True)  # no verdict judged yet
     word.say(tracks, 100.0, 90.0)
     said = vouch.read_word(home)
-    assert said is not None and said.tasks == {7: (10, 1)}
+    assert said is not None and said.tasks == {7: (10, 1, 3)}
     first = monitor_vouch(home).stat().st_ino
     word.say(tracks, 100.1, 90.0)  # the same word: not written again
     assert monitor_vouch(home).stat().st_ino == first
     tracks[8].look_due = None
     word.say(tracks, None, 91.0)
     said = vouch.read_word(home)
-    assert said is not None and said.tasks == {7: (10, 1), 8: (0, 0)} and said.due is None
+    assert said is not None and said.tasks == {7: (10, 1, 3), 8: (0, 0, 4)}
+    assert said.due is None
     word.withdraw()  # a failed turn
     assert vouch.read_word(home) is None
     monitor_vouch(home).mkdir()  # a write that fails (as on a full disk): no word, no error

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +42,12 @@ def running(home: Path) -> dict[str, Any] | None:
     finally:
         os.close(fd)
     try:
-        info: dict[str, Any] = json.loads(monitor_info(home).read_text(encoding="utf-8"))
+        info: Any = json.loads(monitor_info(home).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        info = {"pid": None}
-    info["running"] = True
-    return info
+        info = None
+    found: dict[str, Any] = info if isinstance(info, dict) else {"pid": None}
+    found["running"] = True
+    return found
 
 
 class Lock:
@@ -59,9 +61,16 @@ class Lock:
     def acquire(self) -> None:
         ensure_dir(self.home)
         fd = os.open(monitor_lock(self.home), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        # A read command asking whether a monitor runs holds the lock shared for a
+        # moment: only a lock still held after a few tries is another monitor's.
+        for pause in (0.01, 0.02, 0.05, 0.1, 0.2, None):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if pause is not None:
+                    time.sleep(pause)
+        else:
             os.close(fd)
             other = running(self.home) or {}
             raise MonitorRunning(

@@ -27,6 +27,7 @@ class Batch:
     logs: set[int] = field(default_factory=set)  # their log grew: read the new bytes
     wakes: set[int] = field(default_factory=set)  # look at them now
     exited: set[int] = field(default_factory=set)  # their shim ended
+    closed: set[int] = field(default_factory=set)  # their log's writer closed it
     again: set[int] = field(default_factory=set)  # an action ended: ask the policies again
     everything: bool = False  # the kernel dropped events: read and look at every live task
 
@@ -48,8 +49,8 @@ def changes_to_items(changes: list[Change]) -> list[tuple[str, int]]:
             items.append(("wake", task_id))
         else:
             items.append(("log", task_id))
-            if closed:  # tmux closed the pipe: the pane or its window went away
-                items.append(("wake", task_id))
+            if closed:  # its writer closed it: the pane or its window went away, a full disk
+                items.append(("closed", task_id))
     return items
 
 
@@ -57,8 +58,9 @@ class Inbox:
     """The one queue between the watchers (any thread) and the loop.
 
     An item is ``(kind, task id)``: ``log`` (its log grew), ``wake`` (a wake
-    file was touched: a hook, Codex's notify, the shim; or tmux closed its
-    log), ``exited`` (its shim ended), ``all`` (the kernel dropped events),
+    file was written: a hook, Codex's notify, the shim, a command),
+    ``closed`` (its log's writer closed it: tmux's pipe ended, or a line was
+    appended), ``exited`` (its shim ended), ``all`` (the kernel dropped events),
     ``policy`` (an action on it ended), ``stop``.
     """
 
@@ -102,6 +104,9 @@ class Inbox:
                 batch.logs.add(task_id)
             elif kind == "wake":
                 batch.wakes.add(task_id)
+            elif kind == "closed":
+                batch.wakes.add(task_id)
+                batch.closed.add(task_id)
             elif kind == "exited":
                 batch.wakes.add(task_id)
                 batch.exited.add(task_id)

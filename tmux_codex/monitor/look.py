@@ -24,6 +24,7 @@ from tmux_codex.core.models import Task
 from tmux_codex.monitor.track import Track, agrees, schedule_look
 from tmux_codex.tasks.context import Context
 from tmux_codex.tasks.refresh import refresh
+from tmux_codex.tasks.vouch import fingerprint
 from tmux_codex.tmux.server import PaneInfo
 
 #: At most one look (capture) per task per this many seconds.
@@ -82,6 +83,11 @@ def hold(track: Track, task: Task, verdict: Verdict, clock: float) -> bool:
     return True
 
 
+def judged(verdict: Verdict) -> int:
+    """The fingerprint of a verdict, as readers compare it with the stored one."""
+    return fingerprint(verdict.state, verdict.reason, verdict.prompt_text)
+
+
 def landed(track: Track, task: Task, clock: float) -> None:
     """A look's verdict (``task`` as re-read) lands in the track: when to look again."""
     track.state = task.state
@@ -118,18 +124,29 @@ def look(
     if not tasks:
         return Looked(0, [])
     panes: dict[int, PaneInfo] = {}
-    fresh = refresh(
-        ctx,
-        tasks,
-        panes_seen=panes,
-        announced={t.id: tracks[t.id].announced for t in tasks},
-        progressed=frozenset(progressed),
-        by="monitor",
-        hold=lambda task, verdict: hold(tracks[task.id], task, verdict, clock()),
-        wake_monitor=False,
-    )
+    verdicts: dict[int, Verdict] = {}
+    try:
+        fresh = refresh(
+            ctx,
+            tasks,
+            panes_seen=panes,
+            verdicts=verdicts,
+            announced={t.id: tracks[t.id].announced for t in tasks},
+            progressed=frozenset(progressed),
+            by="monitor",
+            hold=lambda task, verdict: hold(tracks[task.id], task, verdict, clock()),
+            wake_monitor=False,
+        )
+    except BaseException:
+        for task in tasks:  # not looked at after all: again next turn, and no word till then
+            track = tracks[task.id]
+            track.look_due, track.judged, track.pipe = started, None, None
+        raise
     for task in fresh:
+        track = tracks[task.id]
         seen = panes.get(task.id)
-        tracks[task.id].pipe = seen is not None and seen.pipe and not seen.dead
-        landed(tracks[task.id], task, started)
+        track.pipe = seen is not None and seen.pipe and not seen.dead
+        verdict = verdicts.get(task.id)
+        track.judged = None if verdict is None else judged(verdict)
+        landed(track, task, started)
     return Looked(len(tasks), fresh)

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from tmux_codex.codex.classify import Verdict
 from tmux_codex.core import config as config_mod
 from tmux_codex.core.errors import TmuxCodexError
 from tmux_codex.core.lock import Lock
@@ -48,9 +49,9 @@ from tmux_codex.monitor.act import Actor
 from tmux_codex.monitor.changes import Feed
 from tmux_codex.monitor.inbox import COALESCE, Inbox
 from tmux_codex.monitor.look import DEBOUNCE
-from tmux_codex.monitor.track import Track, follow
+from tmux_codex.monitor.track import Track, follow, schedule_look
+from tmux_codex.monitor.voucher import Voucher
 from tmux_codex.monitor.watch import DirWatch
-from tmux_codex.monitor.word import Word
 from tmux_codex.tasks import queue
 from tmux_codex.tasks.context import Context
 from tmux_codex.tasks.refresh import refresh
@@ -84,7 +85,7 @@ class Monitor:
         self._generation = 0  # cached tasks are good while this stays
         self._slot_freed = False  # a task ended since the queue was last looked at
         self._seen_version: tuple[int, int] = (-1, -1)
-        self.word = Word(self.home)  # silent until serve gives it the run's token
+        self.word = Voucher(self.home)  # silent until serve gives it the run's token
 
     # -- life ---------------------------------------------------------------
 
@@ -126,6 +127,7 @@ class Monitor:
             while not self.stopping.is_set():
                 self._step()
         finally:
+            self.word.withdraw()  # first: closing the workers may take seconds
             watch.stop()
             self.inbox.procs.stop()
             self.close()
@@ -136,13 +138,19 @@ class Monitor:
         sizes = {t.id: read.log_size(t.log_path) for t in live}  # before looking: nothing missed
         woken = {t.id: count_wakes(self.home, t.id) for t in live}
         panes: dict[int, PaneInfo] = {}
-        refreshed = refresh(self.ctx, live, by="monitor", wake_monitor=False, panes_seen=panes)
+        verdicts: dict[int, Verdict] = {}
+        refreshed = refresh(
+            self.ctx, live, by="monitor", wake_monitor=False, panes_seen=panes, verdicts=verdicts
+        )
         started = self.clock()
         for task in self.store.tasks(include_final=False):
             track = self.tracks[task.id] = read.catch_up(task, sizes.get(task.id, 0), started)
             seen = panes.get(task.id)
             track.pipe = seen is not None and seen.pipe and not seen.dead
             track.woken = woken.get(task.id, 0)
+            verdict = verdicts.get(task.id)
+            track.judged = None if verdict is None else look.judged(verdict)
+            look.landed(track, task, started)  # Codex may have announced what is not drawn yet
             self.inbox.watch_shim(task, track)
         ended = sum(1 for task in refreshed if task.final)
         self.log(f"reconciled {len(live)} live task(s); {ended} of them had ended")
@@ -163,7 +171,7 @@ class Monitor:
             return
         try:
             self._check_store()
-            self._handle(batch.logs, batch.wakes)
+            self._handle(batch.logs, batch.wakes, frozenset(batch.closed))
             if due is not None and self.clock() >= due:
                 self._timers()
             self._notify()
@@ -210,7 +218,9 @@ class Monitor:
             track.task, track.generation = task, self._generation
         return task
 
-    def _handle(self, logs: set[int], wakes: set[int]) -> None:
+    def _handle(
+        self, logs: set[int], wakes: set[int], closed: frozenset[int] = frozenset()
+    ) -> None:
         """Read the new bytes of ``logs``; look at what wants a look, and at ``wakes``."""
         clock = self.clock()
         wanted: set[int] = set()
@@ -231,6 +241,10 @@ class Monitor:
             if not task.final:
                 track.live_state = task.state
             new = read.read_log(task.log_path, track) if task_id in logs else b""
+            if task_id in closed:  # its writer closed the log (tmux may say the pipe is on)
+                track.log_closed = True
+            elif new:  # written after the close was heard: a writer again (a resume)
+                track.log_closed = False
             if task.final:
                 self.inbox.procs.forget(task_id)
                 for loop in read.read_final(track, new, clock):
@@ -305,6 +319,10 @@ class Monitor:
             )
             if self.notifier is not None:
                 self.notifier.state_changed(task, event)
+            if track is not None and event.by != "monitor" and not task.final:
+                # Written by another process (send, a read, a policy's action): look,
+                # so its stored verdict is one the monitor judged again.
+                schedule_look(track, self.clock())
             if task.final:
                 self._slot_freed = True
             self._decide(task)

@@ -115,7 +115,8 @@ def log_tail(path: str, end: int, size: int = TAIL) -> bytes:
 def catch_up(task: Task, offset: int, clock: float) -> Track:
     """A live task's track after a restart: its log read from ``offset`` on.
 
-    The last state Codex announced comes from the log's tail, and what it drew
+    The last state Codex announced before ``offset`` comes from the log (one
+    it printed after is new, read as the log is followed), and what it drew
     before ``offset`` is remembered (drawn again, by a client attaching, it is
     no progress). The stall clock starts at ``clock``.
     """
@@ -123,7 +124,7 @@ def catch_up(task: Task, offset: int, clock: float) -> Track:
         state=task.state,
         mode=task.mode,
         offset=offset,
-        announced=codex_state(task) if task.mode == "tui" else None,
+        announced=codex_state(task, offset) if task.mode == "tui" else None,
         progress_at=clock,
         attempt=task.attempt,
     )

@@ -60,7 +60,9 @@ class Track:
     shim_gone: bool = False  # it ended: looked at until the task is seen to end
     exit_tries: int = 0
     pipe: bool | None = None  # its log was on (pipe-pane) at the last look; None: not looked
+    log_closed: bool = False  # its log's writer closed it, and nothing was written since
     woken: int = 0  # the wakes about it (tmux_codex.core.wake.wakes) read before the last look
+    judged: int | None = None  # the fingerprint of the verdict its last look reached
 
     def __post_init__(self) -> None:
         if not self.live_state and self.state not in FINAL_STATES:
@@ -108,11 +110,14 @@ def schedule_look(track: Track, due: float) -> None:
 
 
 def vouches(track: Track) -> bool:
-    """Whether the store holds what a fresh look at the task would find, as far as the
-    monitor can tell: every byte read was weighed, and no look is wanted or put off."""
+    """Whether a fresh look at the task would find the verdict its last look reached, as
+    far as the monitor can tell: every byte read was weighed, and no look is wanted or
+    put off (readers check that the store still holds that verdict)."""
     return (
         track.state not in FINAL_STATES
+        and track.judged is not None
         and track.pipe is True
+        and not track.log_closed
         and track.look_due is None
         and not track.unsettled
         and track.unknown_since is None

@@ -110,6 +110,8 @@ def send(
         only_from=LIVE_STATES,
         audit=True,
     )
+    # A guess (a slash command starts no turn): the monitor looks, and keeps or mends it.
+    wake(store.home, task.id)
     return task
 
 

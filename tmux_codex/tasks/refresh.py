@@ -88,16 +88,18 @@ def _signal_name(signum: int) -> str:
 _STATE_TAIL = 65536
 
 
-def codex_state(task: Task) -> str | None:
-    """The last state Codex announced in the task's log (``working:app=codex``, …).
+def codex_state(task: Task, end: int | None = None) -> str | None:
+    """The last state Codex announced in the task's log (``working:app=codex``, …),
+    in its first ``end`` bytes when given.
 
     Codex's private state escape (see CODEX.md) says where its turn is.
     """
     try:
         with open(task.log_path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(fh.tell() - _STATE_TAIL, 0))
-            tail = fh.read()
+            if end is None:
+                end = fh.seek(0, os.SEEK_END)
+            fh.seek(max(end - _STATE_TAIL, 0))
+            tail = fh.read(end - fh.tell())
         # A resumed task's log goes on after a separator: only the new run counts.
         tail = tail[tail.rfind(RESUME_SEPARATOR) + 1 :] if RESUME_SEPARATOR in tail else tail
     except OSError:
@@ -116,6 +118,7 @@ def refresh(
     hold: Callable[[Task, Verdict], bool] | None = None,
     wake_monitor: bool = True,
     panes_seen: dict[int, PaneInfo] | None = None,
+    verdicts: dict[int, Verdict] | None = None,
 ) -> list[Task]:
     """Bring live tasks' states up to date from tmux; returns the tasks re-read.
 
@@ -125,7 +128,8 @@ def refresh(
     follows (others are read from their log's tail); a ``stalled`` task in
     ``progressed`` printed real output again and may leave ``stalled``. A
     verdict for which ``hold`` says True is not written (yet). The pane found
-    for each task is put in ``panes_seen`` (by task id) when given.
+    for each task is put in ``panes_seen`` (by task id) when given, and each
+    verdict reached (and not held) in ``verdicts``.
     """
     live = [t for t in tasks if t.state in LIVE_STATES and t.window_id]
     if not live:
@@ -211,6 +215,8 @@ def refresh(
             verdict, request = with_hook_request(task, verdict)
             if hold is not None and hold(task, verdict):
                 continue
+            if verdicts is not None:
+                verdicts[task.id] = verdict
             change = _change(task, verdict, by, request)
             if change is not None:
                 if verdict.state in ("done", "failed"):

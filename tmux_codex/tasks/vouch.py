@@ -2,17 +2,20 @@
 
 Every read command can classify a live task from a fresh ``capture-pane``
 (:func:`tmux_codex.tasks.refresh.refresh`), so answers are right with no
-monitor. A running monitor reads every byte of every log and looks at a task
-whenever those bytes, a hook or the shim can change its verdict; then the
-store already holds what a fresh look would find, and the look (a tmux call
-and the classifier) is wasted. The monitor says so in ``monitor-vouch.json``:
-for each task, the log offset and the wake count up to which its stored
-state accounts for everything. :func:`current` trusts the store for a task
-only while all of this holds, and looks at every other live task itself:
+monitor. A running monitor reads every task's log as it grows (the last MiB
+of a burst) and looks at a task whenever those bytes, a hook, the shim or
+another process's write can change its verdict; then the store already holds
+what a fresh look would find, and the look (a tmux call and the classifier)
+is wasted. The monitor says so in ``monitor-vouch.json``: for each task, the
+log offset and the wake count its verdict accounts for, and that verdict's
+:func:`fingerprint`. :func:`current` takes a live task as stored only while
+all of this holds, and looks at every other one itself:
 
 - the monitor that wrote the file still runs (it holds its lock, and the
   file carries the token of this run: a dead monitor's file is worthless);
 - it is not behind: its next timer (a stall, a look put off) is not overdue;
+- the stored verdict (state, reason, prompt) is the one it judged: one
+  written by another process since (``send``, a read that looked) is not;
 - nobody woke the monitor about the task since (hooks, Codex's notify, the
   shim, a command), and its log has not grown past the vouched offset, or
   only by bytes that would not make the monitor look (no state escape, and
@@ -20,17 +23,20 @@ only while all of this holds, and looks at every other live task itself:
 - the task's shim still runs (a window closed or a Codex that ended is a
   fresh look, whatever the monitor has seen yet).
 
-Reading order matters: the file is read before the store, so a state stored
-after the monitor vouched is at least as new as the one it vouched for.
-The monitor writes the file after its own writes to the store are committed.
+Reading order matters: the file is read before the store and the counts
+after it. The monitor writes the file once its own writes are committed,
+and it reads the wake count before it looks.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import stat
 import time
+import zlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,7 +51,7 @@ if TYPE_CHECKING:
     from tmux_codex.tasks.context import Context
 
 #: The file's format; a file of another format vouches for nothing.
-FORMAT = 1
+FORMAT = 2
 #: A monitor whose next timer is this many seconds overdue is behind: its word waits.
 GRACE = 2.0
 #: Codex's state escape (CODEX.md), and the most bytes one takes.
@@ -56,17 +62,32 @@ UNREAD_MAX = 64 << 10
 #: The file is at most this big (read bounded; a bigger one vouches for nothing).
 MAX_SIZE = 4 << 20
 
+#: What the monitor vouches for of one task: its log offset, its wake count and
+#: the fingerprint of the verdict it judged right (:func:`fingerprint`).
+Entry = tuple[int, int, int]
+
+
+def fingerprint(state: str, reason: str | None, prompt: str | None) -> int:
+    """A verdict (state, reason, prompt text) as a number.
+
+    The monitor vouches for the verdict it judged, not for whatever a row
+    holds: a state another process wrote since (``send``, a read that looked
+    before it did) differs, and is looked at afresh.
+    """
+    text = "\0".join((state, reason or "", prompt or ""))
+    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
+
 
 @dataclass(frozen=True)
 class Word:
-    """What a running monitor vouches for: task id → (log offset, wake count)."""
+    """What a running monitor vouches for: task id → :data:`Entry`."""
 
     token: str
     due: float | None  # wall-clock time of its next timer
-    tasks: dict[int, tuple[int, int]]
+    tasks: dict[int, Entry]
 
 
-def publish(home: Path, token: str, due: float | None, tasks: dict[int, tuple[int, int]]) -> None:
+def publish(home: Path, token: str, due: float | None, tasks: dict[int, Entry]) -> None:
     """Write the monitor's word (atomically: a reader sees the old file or the new one)."""
     path = monitor_vouch(home)
     body = {
@@ -93,24 +114,53 @@ def withdraw(home: Path) -> None:
         monitor_vouch(home).unlink()
 
 
+def _read_bounded(path: Path) -> bytes | None:
+    """A regular file's bytes (None: another kind of file, a link, too big, unreadable)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SIZE:
+            return None
+        raw = os.read(fd, MAX_SIZE + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return raw if len(raw) <= MAX_SIZE else None
+
+
+def _count(value: object) -> int:
+    """A count or offset as the file must hold it: a plain non-negative integer."""
+    if type(value) is not int or value < 0:
+        raise ValueError(value)
+    return value
+
+
 def read_word(home: Path, now: float | None = None) -> Word | None:
     """The running monitor's word, or None: no monitor, another run's file, or it is behind."""
     info = running(home)
     if info is None or not info.get("token") or not _alive(info.get("pid")):
         return None  # (a monitor that just took the lock has not voided a dead one's file yet)
+    raw = _read_bounded(monitor_vouch(home))
+    if raw is None:
+        return None
     try:
-        with open(monitor_vouch(home), "rb") as fh:
-            raw = fh.read(MAX_SIZE + 1)
-        if len(raw) > MAX_SIZE:
-            return None
         body = json.loads(raw)
         if body.get("format") != FORMAT or body.get("token") != info["token"]:
             return None
         due = body.get("due")
-        if due is not None and not isinstance(due, (int, float)):
+        if due is not None and (type(due) not in (int, float) or not math.isfinite(due)):
             return None
-        tasks = {int(key): (int(value[0]), int(value[1])) for key, value in body["tasks"].items()}
-    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        tasks: dict[int, Entry] = {}
+        for key, value in body["tasks"].items():
+            if type(value) is not list or len(value) != 3:
+                return None
+            offset, woken, print_ = (_count(v) for v in value)
+            tasks[_count(int(key))] = (offset, woken, print_)
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return None
     clock = time.time() if now is None else now
     if due is not None and clock > due + GRACE:
@@ -137,12 +187,16 @@ def _vouched_mtime(home: Path, word: Word | None, task: Task) -> float | None:
     entry = word.tasks.get(task.id)
     if entry is None:
         return None
-    offset, woken = entry
+    offset, woken, judged = entry
+    if fingerprint(task.state, task.reason, task.prompt_text) != judged:
+        return None
+    if wakes(home, task.id) != woken:
+        return None
     try:
         log = os.stat(task.log_path)
     except OSError:
         return None
-    if wakes(home, task.id) > woken:
+    if log.st_size < offset:  # never done by tmux-codex: look
         return None
     if log.st_size > offset and not _weighs_nothing(task, offset, log.st_size):
         return None

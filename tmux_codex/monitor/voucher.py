@@ -19,19 +19,23 @@ from tmux_codex.tasks import vouch
 SAME_DUE = 0.5
 
 
-class Word:
+class Voucher:
     """What this run of the monitor says; silent (no file) without a token."""
 
     def __init__(self, home: Path, token: str = "") -> None:
         self.home = home
         self.token = token
-        self._said: tuple[float | None, dict[int, tuple[int, int]]] | None = None
+        self._said: tuple[float | None, dict[int, vouch.Entry]] | None = None
 
     def say(self, tracks: dict[int, Track], due: float | None, clock: float) -> None:
         """Vouch for the tasks whose tracks allow it (``due``, ``clock``: monotonic)."""
         if not self.token:
             return
-        tasks = {i: (t.offset, t.woken) for i, t in tracks.items() if vouches(t)}
+        tasks = {
+            i: (t.offset, t.woken, t.judged)
+            for i, t in tracks.items()
+            if vouches(t) and t.judged is not None
+        }
         wall = None if due is None else time.time() + (due - clock)
         if self._said is not None and self._said[1] == tasks:
             last = self._said[0]
