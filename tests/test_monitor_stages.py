@@ -46,7 +46,7 @@ def test_changes_become_queue_items() -> None:
     assert changes_to_items(changes) == [
         ("log", 3),
         ("log", 4),
-        ("wake", 4),
+        ("closed", 4),
         ("wake", 5),
         ("all", 0),
     ]
@@ -55,15 +55,17 @@ def test_changes_become_queue_items() -> None:
 def test_a_batch_takes_everything_queued_and_ends_at_stop() -> None:
     inbox = Inbox()
     inbox.on_changes([(0, "1.log", False), (0, "1.log", False), (1, "2", False)])
+    inbox.on_changes([(0, "6.log", True)])  # its writer closed it: look, and do not vouch
     inbox.put("exited", 3)
     inbox.put("policy", 4)
     inbox.put("all")
     inbox.put("stop")
     inbox.put("log", 9)
     batch = inbox.take(0)
-    assert batch.logs == {1}
-    assert batch.wakes == {2, 3, 4}
-    assert batch.exited == {3} and batch.again == {4} and batch.everything
+    assert batch.logs == {1, 6}
+    assert batch.wakes == {2, 3, 4, 6}
+    assert batch.exited == {3} and batch.again == {4} and batch.closed == {6}
+    assert batch.everything
     after = inbox.take(0)  # what followed the stop is still there
     assert after.logs == {9}
     empty = inbox.take(0)

@@ -115,9 +115,13 @@ def test_a_monitor_started_after_codex_announced_a_prompt_does_not_vouch_for_it(
         ctx = Context(store=store, config=Config(), socket="unused")
         as_read = vouch.current(ctx, [store.get(task.id)], word)[0]  # type: ignore[list-item]
         fresh = decide(WAITING, screen["title"], "tui", announced="blocked", previous="working")
-        assert (as_read.state, as_read.reason) == (fresh.state, fresh.reason) == (
-            "waiting",
-            "approval",
+        assert (
+            (as_read.state, as_read.reason)
+            == (fresh.state, fresh.reason)
+            == (
+                "waiting",
+                "approval",
+            )
         )
     finally:
         monitor.close()
@@ -197,8 +201,37 @@ def test_a_state_send_wrote_is_looked_at_again(
     # Back to idle well before any stall timer (stall_after is 5 minutes by default).
     wait_until(lambda: stored(cli, tid)["state"] == "idle", 30, what="idle again")
     wait_until(
-        lambda: (w := vouch.read_word(cli.home)) is not None
-        and w.tasks.get(tid, (0, 0, 0))[2] == vouch.fingerprint("idle", None, None),
+        lambda: (
+            (w := vouch.read_word(cli.home)) is not None
+            and w.tasks.get(tid, (0, 0, 0))[2] == vouch.fingerprint("idle", None, None)
+        ),
         30,
         what="the monitor to vouch for idle again",
     )
+
+
+def test_a_log_its_writer_closed_is_not_vouched_for_until_written_again(
+    home: tuple[Store, Lock], shim: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tmux goes on saying the pane is piped after the ``cat`` behind ``pipe-pane`` died
+    (a full disk): the log's close is what tells, until somebody writes to it again."""
+    store, lock = home
+    task = add(store, shim_pid=shim, state="idle")
+    fake_tmux(monkeypatch, task.id, {"now": WORKING, "title": "project"})
+    monitor = monitor_of(store, lock)
+    try:
+        monitor.reconcile()
+        track = monitor.tracks[task.id]
+        assert not track.log_closed
+        monitor.inbox.on_changes([(0, f"{task.id}.log", True)])
+        monitor._step()
+        assert track.log_closed and not vouches(track)
+        word = vouch.read_word(store.home)
+        assert word is not None and task.id not in word.tasks
+        with open(task.log_path, "ab") as fh:  # a writer again (a resume's new pipe)
+            fh.write(b"more")
+        monitor.inbox.on_changes([(0, f"{task.id}.log", False)])
+        monitor._step()
+        assert not track.log_closed
+    finally:
+        monitor.close()
