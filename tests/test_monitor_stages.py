@@ -141,6 +141,18 @@ def test_a_stalled_task_that_draws_something_new_is_looked_at() -> None:
     assert track.progress_at == 400.0 and not track.poked
 
 
+def test_a_prompt_that_draws_something_new_is_looked_at() -> None:
+    """The next prompt of a turn comes with no state escape (Codex stays "blocked"):
+    what it draws is new, so the monitor looks; a repaint of the same prompt is not."""
+    task = make_task(state="waiting", reason="approval")
+    track = Track(state="waiting", mode="tui", announced="blocked:kind=permission")
+    first = b"Would you like to run the following command?\r\n$ touch PWNED_A\r\n"
+    assert read.read(task, track, first, 10.0).look
+    assert not read.read(task, track, first, 11.0).look  # drawn again: nothing new
+    second = first.replace(b"PWNED_A", b"PWNED_B")
+    assert read.read(task, track, second, 12.0).look
+
+
 def test_a_starting_task_is_looked_at_on_each_write() -> None:
     task = make_task(state="starting")
     track = Track(state="starting", mode="tui")

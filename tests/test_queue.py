@@ -125,3 +125,29 @@ def test_recovery_finds_every_claimed_task_without_a_window(store: Store) -> Non
     assert [t.id for t in queue.claimed_without_window(store)] == [stuck]
     plain = add(store, "starting")  # started by 'start', which records its window itself
     assert plain not in [t.id for t in queue.claimed_without_window(store)]
+
+
+def test_a_resumed_task_waits_behind_those_queued_before_it(store: Store) -> None:
+    """Oldest first means first into the queue: an old task resumed at the limit (its id
+    is small) starts after the tasks that were waiting already."""
+    old = add(store, "done")
+    holder = add(store, "working")
+    waiter = add(store, "queued", reason="slot")
+    with store.transaction():  # as resume does at the limit
+        assert admission(store, 1, ()) == "slot"
+        store.set_state(old, "queued", reason="slot", by="user", only_from=frozenset({"done"}))
+    store.set_state(holder, "done", by="shim")
+    assert [t.id for t in queue.claim(store, 1).started] == [waiter]
+    store.set_state(waiter, "done", by="shim")
+    assert [t.id for t in queue.claim(store, 1).started] == [old]
+
+
+def test_a_task_resumed_by_hand_since_is_not_the_queues_to_recover(store: Store) -> None:
+    task = add(store, "queued", reason="slot")
+    queue.claim(store, 0)  # the queue started it once
+    store.update(task, window_id="@1")
+    store.set_state(task, "done", by="shim")
+    # Resumed by hand: 'starting', its window not recorded yet (resume opens it itself).
+    store.set_state(task, "starting", by="user", detail="resumed Codex session x (attempt 2)")
+    store.update(task, window_id=None)
+    assert queue.claimed_without_window(store) == []

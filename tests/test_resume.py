@@ -76,10 +76,15 @@ def test_resume_an_exec_task(cli: Cli, codex_env: CodexEnv, fake_model: FakeMode
 
 
 def test_resume_waits_for_a_slot(
-    cli: Cli, codex_env: CodexEnv, fake_model: FakeModelServer, tmp_path: Path
+    cli: Cli,
+    codex_env: CodexEnv,
+    fake_model: FakeModelServer,
+    tmp_path: Path,
+    session: libtmux.Session,  # tmux started here: its environment is not the task's
 ) -> None:
     """At [fleet] max_parallel, a resumed task is queued, as a new one would be, and the
-    monitor runs it as resumed (the same session, attempt 2) when a slot frees."""
+    monitor runs it as resumed (the same session, attempt 2, the environment of the
+    'resume') when a slot frees."""
     config = tmp_path / "one.toml"
     config.write_text("[fleet]\nmax_parallel = 1\n", encoding="utf-8")
     cli.env["TMUX_CODEX_CONFIG"] = str(config)

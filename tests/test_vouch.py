@@ -157,6 +157,11 @@ def test_no_word_from_what_is_not_a_plain_file(locked: tuple[Path, Lock], tmp_pa
     monitor_vouch(home).unlink()
     monitor_vouch(home).mkdir()
     assert vouch.read_word(home) is None
+    monitor_vouch(home).rmdir()
+    vouch.publish(home, lock.token, None, {7: (1, 0, 0)})
+    monitor_info(home).unlink()
+    os.mkfifo(monitor_info(home))  # the monitor's own file, too
+    assert vouch.read_word(home) is None
 
 
 @pytest.mark.parametrize("info", [b"null", b"[]", b'"x"', b"7", b"{", b'{"pid": "1"}'])
@@ -255,7 +260,7 @@ def test_counts_that_went_down_are_news(locked: tuple[Path, Lock], shim: int) ->
     assert not vouch.vouched(home, word, task)
 
 
-@pytest.mark.parametrize("state", ["working", "idle", "waiting"])
+@pytest.mark.parametrize("state", ["working", "idle"])
 def test_bytes_the_monitor_would_not_look_at_keep_its_word(
     locked: tuple[Path, Lock], shim: int, state: str
 ) -> None:
@@ -270,7 +275,7 @@ def test_bytes_the_monitor_would_not_look_at_keep_its_word(
     with open(task.log_path, "ab") as fh:
         fh.write("\r\x1b[2K• Working (12s • esc to interrupt)".encode())
     assert vouch.vouched(home, word, task)  # the old escape was weighed already
-    for other in ("starting", "stalled"):  # the monitor looks at these for any byte
+    for other in ("starting", "stalled", "waiting"):  # the monitor looks for anything new
         busy = make_task(home, shim_pid=shim, state=other)
         vouch.publish(home, lock.token, None, {7: (len(head), 0, fp(busy))})
         assert not vouch.vouched(home, vouch.read_word(home), busy)

@@ -222,6 +222,13 @@ def test_a_log_its_writer_closed_is_not_vouched_for_until_written_again(
     try:
         monitor.reconcile()
         track = monitor.tracks[task.id]
+        # A restarted monitor cannot have heard a close: nobody writes this log (no
+        # pipe-pane here), so it is taken as closed.
+        assert track.log_closed and not vouches(track)
+        with open(task.log_path, "ab") as fh:  # a writer after all
+            fh.write(b"more")
+        monitor.inbox.on_changes([(0, f"{task.id}.log", False)])
+        monitor._step()
         assert not track.log_closed
         monitor.inbox.on_changes([(0, f"{task.id}.log", True)])
         monitor._step()
@@ -229,9 +236,22 @@ def test_a_log_its_writer_closed_is_not_vouched_for_until_written_again(
         word = vouch.read_word(store.home)
         assert word is not None and task.id not in word.tasks
         with open(task.log_path, "ab") as fh:  # a writer again (a resume's new pipe)
-            fh.write(b"more")
+            fh.write(b"again")
         monitor.inbox.on_changes([(0, f"{task.id}.log", False)])
         monitor._step()
         assert not track.log_closed
     finally:
         monitor.close()
+
+
+def test_writers_are_the_processes_that_have_a_file_open_for_writing(tmp_path: Path) -> None:
+    from tmux_codex.tasks.procs import writers
+
+    written, read_only, nobody = (tmp_path / n for n in ("w.log", "r.log", "n.log"))
+    for path in (written, read_only, nobody):
+        path.touch()
+    with open(written, "ab"), open(read_only, "rb"):
+        found = writers([str(written), str(read_only), str(nobody)])
+    if found is None:
+        pytest.skip("no /proc here")
+    assert found == {str(written)}

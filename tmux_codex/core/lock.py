@@ -18,7 +18,13 @@ from typing import Any
 
 from tmux_codex.core.errors import NotPossible
 from tmux_codex.core.models import now
-from tmux_codex.core.paths import ensure_dir, monitor_info, monitor_lock, monitor_vouch
+from tmux_codex.core.paths import (
+    ensure_dir,
+    monitor_info,
+    monitor_lock,
+    monitor_vouch,
+    read_regular,
+)
 
 
 class MonitorRunning(NotPossible):
@@ -41,9 +47,10 @@ def running(home: Path) -> dict[str, Any] | None:
             return None
     finally:
         os.close(fd)
+    raw = read_regular(monitor_info(home), 1 << 16)
     try:
-        info: Any = json.loads(monitor_info(home).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        info: Any = None if raw is None else json.loads(raw)
+    except (ValueError, RecursionError):
         info = None
     found: dict[str, Any] = info if isinstance(info, dict) else {"pid": None}
     found["running"] = True

@@ -113,6 +113,25 @@ def notified_path(home: Path) -> Path:
     return home / "monitor-notified.json"
 
 
+def read_regular(path: Path, limit: int) -> bytes | None:
+    """A regular file's bytes, at most ``limit`` of them; None for another kind of file
+    (a FIFO would block, a link may point anywhere), a bigger one, or one unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        raw = os.read(fd, limit + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return raw if len(raw) <= limit else None
+
+
 #: Less free space than this (for an ordinary user) is a full disk.
 DISK_FULL_BELOW = 64 << 10
 

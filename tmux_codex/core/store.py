@@ -257,6 +257,14 @@ class Store(Database):
             is not None
         )
 
+    def queued_since(self) -> dict[int, int]:
+        """For each task, the event that last put it in the queue (ids grow with time)."""
+        rows = self.db.execute(
+            "SELECT task_id, MAX(id) FROM events WHERE to_state = 'queued' "
+            "AND (from_state IS NULL OR from_state != 'queued') GROUP BY task_id"
+        )
+        return {int(task_id): int(event) for task_id, event in rows}
+
     def delete(self, task_id: int, only_from: frozenset[str] | None = None) -> bool:
         """Remove a task and its events; with ``only_from``, only from those states."""
         with self.transaction() as db:

@@ -50,7 +50,7 @@ from tmux_codex.monitor.changes import Feed
 from tmux_codex.monitor.inbox import COALESCE, Inbox
 from tmux_codex.monitor.look import DEBOUNCE
 from tmux_codex.monitor.track import Track, follow, schedule_look
-from tmux_codex.monitor.voucher import Voucher
+from tmux_codex.monitor.voucher import Voucher, mark_unwritten
 from tmux_codex.monitor.watch import DirWatch
 from tmux_codex.tasks import queue
 from tmux_codex.tasks.context import Context
@@ -152,6 +152,7 @@ class Monitor:
             track.judged = None if verdict is None else look.judged(verdict)
             look.landed(track, task, started)  # Codex may have announced what is not drawn yet
             self.inbox.watch_shim(task, track)
+        self._check_writers()
         ended = sum(1 for task in refreshed if task.final)
         self.log(f"reconciled {len(live)} live task(s); {ended} of them had ended")
 
@@ -167,6 +168,7 @@ class Monitor:
         if batch.everything:
             batch.wakes.update(t.id for t in self.store.tasks(include_final=False))
             batch.logs.update(t.id for t in self.store.tasks(include_final=False))
+            self._check_writers()  # a log's close may be among the events lost
         if self.stopping.is_set():
             return
         try:
@@ -195,6 +197,10 @@ class Monitor:
     def _version(self) -> tuple[int, int]:
         """Changes to the store: by other processes (``data_version``), and by this one."""
         return self.store.data_version(), self.store.writes
+
+    def _check_writers(self) -> None:
+        """After a restart, or events lost: which logs nobody writes to any more."""
+        mark_unwritten(self.tracks, self.store.tasks(include_final=False))
 
     def _vouch(self) -> None:
         """Say which tasks' stored states are current (once this turn's writes are in)."""

@@ -174,6 +174,10 @@ def read(task: Task, track: Track, new: bytes, clock: float) -> Reading:
             if task.state == "stalled":
                 reading.unstalled = True
                 reading.look = True
+            elif task.state == "waiting":
+                # Something new drawn at a prompt: the next prompt of the turn (Codex
+                # stays "blocked" between them), or the prompt answered in the window.
+                reading.look = True
         if track.unsettled and (b"Action Required" in new or is_progress(new, table)):
             reading.look = True  # not on every spinner frame while a prompt is drawn
     if task.state == "starting":

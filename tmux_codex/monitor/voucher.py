@@ -12,8 +12,10 @@ import contextlib
 import time
 from pathlib import Path
 
+from tmux_codex.core.models import Task
 from tmux_codex.monitor.track import Track, vouches
 from tmux_codex.tasks import vouch
+from tmux_codex.tasks.procs import writers
 
 #: A next timer that moved by less than this is not news (the stall clock steps by 1 s).
 SAME_DUE = 0.5
@@ -56,3 +58,17 @@ class Voucher:
         if self.token:
             with contextlib.suppress(OSError):
                 vouch.withdraw(self.home)
+
+
+def mark_unwritten(tracks: dict[int, Track], live: list[Task]) -> None:
+    """Mark the logs of ``live`` tasks that no process writes to as closed.
+
+    For when their close may not have been heard (the monitor restarted, the
+    kernel dropped events): tmux says a pane is piped until it prints again,
+    though the ``cat`` behind its ``pipe-pane`` died. New bytes clear the mark.
+    """
+    paths = {t.id: t.log_path for t in live if t.id in tracks}
+    found = writers(list(paths.values()))
+    for task_id, path in paths.items():
+        if found is None or path not in found:
+            tracks[task_id].log_closed = True

@@ -43,3 +43,41 @@ def shim_alive(pid: int | None) -> bool:
         return b"tmux_codex.tasks.shim" in argv or b"tmux_codex.shim" in argv
     except OSError:
         return True  # no /proc here: the pid exists, trust it
+
+
+def writers(paths: list[str]) -> set[str] | None:
+    """Those of ``paths`` that a process has open for writing (a log's ``cat``, say).
+
+    Read from ``/proc`` (every process of this user: their open files and the
+    mode each is open in); None where there is no ``/proc`` to tell. Costs a
+    scan of every process: for a restart, not for every turn.
+    """
+    wanted = {os.path.realpath(p): p for p in paths}
+    found: set[str] = set()
+    try:
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return None
+    for pid in pids:
+        folder = f"/proc/{pid}/fd"
+        try:
+            fds = os.listdir(folder)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"{folder}/{fd}")
+            except OSError:
+                continue
+            if target not in wanted or wanted[target] in found:
+                continue
+            try:
+                with open(f"/proc/{pid}/fdinfo/{fd}", "rb") as fh:
+                    flags = next(
+                        (int(line.split()[1], 8) for line in fh if line.startswith(b"flags:")), 0
+                    )
+            except (OSError, ValueError, IndexError):
+                continue
+            if flags & os.O_ACCMODE != os.O_RDONLY:
+                found.add(wanted[target])
+    return found

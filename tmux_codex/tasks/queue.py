@@ -47,9 +47,11 @@ def claim(store: Store, max_parallel: int) -> Claim:
         tasks = store.tasks(include_final=True)
         by_id = {t.id: t for t in tasks}
         live = sum(t.state in RUNNING for t in tasks)
-        for task in tasks:
-            if task.state != "queued":
-                continue
+        since = store.queued_since()
+        # Oldest first: by when each entered the queue (a resumed task, when it was resumed).
+        for task in sorted(
+            (t for t in tasks if t.state == "queued"), key=lambda t: (since.get(t.id, 0), t.id)
+        ):
             # Waiting for a slot: its dependencies were all done (one removed since is fine).
             deps = [] if task.reason == "slot" else [(ref, by_id.get(ref)) for ref in task.after]
             problem = next((p for ref, dep in deps if (p := dependency_problem(dep, ref))), None)
@@ -118,12 +120,17 @@ def promote(store: Store, max_parallel: int) -> list[Task]:
 
 
 def claimed_without_window(store: Store) -> list[Task]:
-    """Live tasks the queue claimed whose window was never recorded (their claimer died)."""
+    """Live tasks the queue claimed whose window was never recorded (their claimer died).
+
+    Only the latest start counts: a task the queue started once and that was
+    resumed by hand since is not the queue's to start.
+    """
     found = []
     for task in store.tasks(include_final=False):
         if task.state == "queued" or task.window_id:
             continue
-        if any(e.by == BY and e.detail == CLAIMED for e in store.events(task.id)):
+        starts = [e for e in store.events(task.id) if e.to_state == "starting"]
+        if starts and starts[-1].by == BY and starts[-1].detail == CLAIMED:
             found.append(task)
     return found
 
@@ -135,8 +142,12 @@ def recover(store: Store) -> list[Task]:
     for task in claimed_without_window(store):
         pane = None
         with contextlib.suppress(Exception):  # no tmux server: it is opened anew
-            pane = next(
-                (p for p in Tmux(task.tmux_socket).panes().values() if p.task == str(task.id)),
+            pane = next(  # a dead pane is an earlier run's (a resumed task's old window)
+                (
+                    p
+                    for p in Tmux(task.tmux_socket).panes().values()
+                    if p.task == str(task.id) and not p.dead
+                ),
                 None,
             )
         if pane is not None:

@@ -19,11 +19,12 @@ from tmux_codex.codex.logtext import RESUME_SEPARATOR, SEPARATOR_LEAD
 from tmux_codex.codex.output import visible_text
 from tmux_codex.codex.probe import installed_version
 from tmux_codex.codex.sessions import exec_session_id, find_session
-from tmux_codex.core.errors import NotPossible
+from tmux_codex.core.errors import NotPossible, TaskNotFound
 from tmux_codex.core.models import FINAL_STATES, Task, now
+from tmux_codex.core.paths import env_path, prompt_path
 from tmux_codex.core.wake import wake
 from tmux_codex.tasks.context import Context, resolve
-from tmux_codex.tasks.launch import notify_arg, open_window, write_prompt
+from tmux_codex.tasks.launch import notify_arg, open_window, write_environment, write_prompt
 from tmux_codex.tasks.refresh import pane_for, refresh
 from tmux_codex.tasks.slots import admission
 from tmux_codex.tmux.server import Tmux
@@ -124,8 +125,6 @@ def resume(
     own = ["-c", notify_arg(home, task.id), *codex_flags(definitions(home, task.id))]
     argv = resume_argv(task, prompt, own)
     attempt = task.attempt + 1
-    if task.mode == "exec":
-        write_prompt(ctx.store.home, task.id, prompt or DEFAULT_EXEC_PROMPT)
     store = ctx.store
     tmux = Tmux(task.tmux_socket)
     if task.window_id:  # closed first: the new window is the task's only one
@@ -140,25 +139,42 @@ def resume(
     # Claimed (only from an ended state: two resumes never both run) and, at
     # [fleet] max_parallel, queued with its new command line in one
     # transaction: the monitor can start it only as resumed.
-    with store.transaction():
-        waits = admission(store, max_parallel, ()) if max_parallel > 0 else None
-        if not store.set_state(
-            task.id,
-            "queued" if waits else "starting",
-            reason=waits,
-            by=by,
-            detail=f"{detail}: waits for a slot" if waits else detail,
-            only_from=FINAL_STATES,
-        ):
-            raise NotPossible(f"task {task.id} ({task.name}) is being resumed already")
-        offset = log.stat().st_size if log.exists() else 0
-        separator = separator_bytes(attempt, now())
-        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            os.write(fd, separator)
-        finally:
-            os.close(fd)
-        store.update(task.id, **fields)
+    written = False
+    try:
+        with store.transaction():
+            now_stored = store.get(task.id)
+            if now_stored is None:
+                raise TaskNotFound(f"no task {task.id}: it was removed meanwhile")
+            waits = admission(store, max_parallel, ()) if max_parallel > 0 else None
+            if now_stored.attempt != task.attempt or not store.set_state(
+                task.id,
+                "queued" if waits else "starting",
+                reason=waits,
+                by=by,
+                detail=f"{detail}: waits for a slot" if waits else detail,
+                only_from=FINAL_STATES,
+            ):
+                raise NotPossible(f"task {task.id} ({task.name}) is being resumed already")
+            # Only the resume that claimed it leaves what its run reads (before the
+            # commit: the monitor may start a queued one as soon as it is committed).
+            written = True
+            if task.mode == "exec":
+                write_prompt(home, task.id, prompt or DEFAULT_EXEC_PROMPT)
+            if waits:  # it runs with the environment of this 'resume' (its CODEX_HOME too)
+                write_environment(home, task.id, task.codex_home)
+            offset = log.stat().st_size if log.exists() else 0
+            separator = separator_bytes(attempt, now())
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                os.write(fd, separator)
+            finally:
+                os.close(fd)
+            store.update(task.id, **fields)
+    except BaseException:
+        if written:  # what only a run reads goes with the claim that failed
+            env_path(home, task.id).unlink(missing_ok=True)
+            prompt_path(home, task.id).unlink(missing_ok=True)
+        raise
     if waits:
         wake(store.home, task.id)  # the monitor starts it when a slot frees
         return store.get(task.id) or task

@@ -19,7 +19,7 @@ all of this holds, and looks at every other one itself:
 - nobody woke the monitor about the task since (hooks, Codex's notify, the
   shim, a command), and its log has not grown past the vouched offset, or
   only by bytes that would not make the monitor look (no state escape, and
-  the task neither ``starting`` nor ``stalled``: a busy task's spinner);
+  the task ``working`` or ``idle``: a busy task's spinner);
 - the task's shim still runs (a window closed or a Codex that ended is a
   fresh look, whatever the monitor has seen yet).
 
@@ -34,7 +34,6 @@ import contextlib
 import json
 import math
 import os
-import stat
 import time
 import zlib
 from dataclasses import dataclass, replace
@@ -44,7 +43,7 @@ from typing import TYPE_CHECKING
 
 from tmux_codex.core.lock import running
 from tmux_codex.core.models import LIVE_STATES, STAMP, Task
-from tmux_codex.core.paths import monitor_vouch
+from tmux_codex.core.paths import monitor_vouch, read_regular
 from tmux_codex.core.wake import wakes
 
 if TYPE_CHECKING:
@@ -114,24 +113,6 @@ def withdraw(home: Path) -> None:
         monitor_vouch(home).unlink()
 
 
-def _read_bounded(path: Path) -> bytes | None:
-    """A regular file's bytes (None: another kind of file, a link, too big, unreadable)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SIZE:
-            return None
-        raw = os.read(fd, MAX_SIZE + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return raw if len(raw) <= MAX_SIZE else None
-
-
 def _count(value: object) -> int:
     """A count or offset as the file must hold it: a plain non-negative integer."""
     if type(value) is not int or value < 0:
@@ -144,7 +125,7 @@ def read_word(home: Path, now: float | None = None) -> Word | None:
     info = running(home)
     if info is None or not info.get("token") or not _alive(info.get("pid")):
         return None  # (a monitor that just took the lock has not voided a dead one's file yet)
-    raw = _read_bounded(monitor_vouch(home))
+    raw = read_regular(monitor_vouch(home), MAX_SIZE)
     if raw is None:
         return None
     try:
@@ -208,14 +189,16 @@ def _vouched_mtime(home: Path, word: Word | None, task: Task) -> float | None:
 def _weighs_nothing(task: Task, offset: int, size: int) -> bool:
     """Whether bytes the monitor has not read yet cannot change the task's verdict.
 
-    The monitor looks at a ``working``, ``idle`` or ``waiting`` task because of
-    its bytes only when they hold one of Codex's state escapes (a prompt, a
-    turn's end, a turn's start: each announced before it is drawn); a
-    ``starting`` or ``stalled`` task, for any byte. A busy task's spinner
-    would otherwise make every read look at it. The bytes are read from a
-    little before ``offset``, so an escape the offset cuts is found whole.
+    The monitor looks at a ``working`` or ``idle`` task because of its bytes
+    only when they hold one of Codex's state escapes (a prompt, a turn's end,
+    a turn's start: each announced before it is drawn); at a ``starting``,
+    ``stalled`` or ``waiting`` one for anything new drawn (the next prompt of
+    a turn comes with no escape), which only the monitor can tell from a
+    repaint: a read looks at those for any byte. A busy task's spinner would
+    otherwise make every read look at it. The bytes are read from a little
+    before ``offset``, so an escape the offset cuts is found whole.
     """
-    if task.state not in ("working", "idle", "waiting") or size - offset > UNREAD_MAX:
+    if task.state not in ("working", "idle") or size - offset > UNREAD_MAX:
         return False
     start = max(offset - ESCAPE_MAX, 0)
     try:
