@@ -93,6 +93,20 @@ def codex_pane(session: libtmux.Session, codex_env: CodexEnv, tmp_path: Path):  
     return start
 
 
+@pytest.fixture
+def shim() -> Iterator[int]:
+    """A process that looks like a task's shim (its argv names the shim module)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()", "tmux_codex.tasks.shim"],
+        stdin=subprocess.PIPE,
+    )
+    try:
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 class Cli:
     """Runs ``tmux-codex`` as a user would, in its own process."""
 

@@ -58,20 +58,6 @@ def locked(tmp_path: Path) -> Iterator[tuple[Path, Lock]]:
         lock.release()
 
 
-@pytest.fixture
-def shim() -> Iterator[int]:
-    """A process that looks like a task's shim (its argv names the shim module)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdin.read()", "tmux_codex.tasks.shim"],
-        stdin=subprocess.PIPE,
-    )
-    try:
-        yield proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
-
-
 # -- the word ------------------------------------------------------------------------
 
 

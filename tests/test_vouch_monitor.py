@@ -7,8 +7,6 @@ fixtures, a look that fails), and real in the end-to-end test.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,19 +33,6 @@ FIXTURES = Path(__file__).parent / "fixtures" / "codex-0.169.0"
 WORKING = (FIXTURES / "tui-slow-exec" / "working.screen.txt").read_text()
 WAITING = (FIXTURES / "tui-approval-exec" / "waiting.screen.txt").read_text()
 BLOCKED = b"\x1b]7501;state=blocked:app=codex:kind=permission\x07"
-
-
-@pytest.fixture
-def shim() -> Iterator[int]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdin.read()", "tmux_codex.tasks.shim"],
-        stdin=subprocess.PIPE,
-    )
-    try:
-        yield proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture
