@@ -124,12 +124,16 @@ def read_regular(path: Path, limit: int) -> bytes | None:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
             return None
-        raw = os.read(fd, limit + 1)
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 16))):
+            chunks.append(chunk)
+            left -= len(chunk)
     except OSError:
         return None
     finally:
         os.close(fd)
-    return raw if len(raw) <= limit else None
+    return b"".join(chunks) if left > 0 else None
 
 
 #: Less free space than this (for an ordinary user) is a full disk.
